@@ -1,0 +1,202 @@
+r"""Reduce the learning rate when a monitored metric stops improving.
+
+``ReduceLROnPlateau`` is the one *performance-based* schedule of the course: the next
+learning rate depends on the metric (usually the validation loss) measured at the end
+of each epoch, not on the step. It therefore keeps state, but only plain numbers
+(``lr``, ``best``, ``num_bad_epochs``, ``cooldown_counter``), so it is saved with
+``state_dict()`` and restored with ``load_state_dict()``.
+
+No torch here: apply ``.lr`` to an optimizer with ``lrcourse.torch_bridge.set_lr``.
+"""
+import math
+
+_MODES = ("min", "max")
+_THRESHOLD_MODES = ("rel", "abs")
+_STATE_KEYS = ("lr", "best", "num_bad_epochs", "cooldown_counter")
+
+
+def _check_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+
+
+def _check_finite(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+
+
+class ReduceLROnPlateau:
+    r"""Multiply the LR by ``factor`` after more than ``patience`` epochs without improvement.
+
+    Call ``step(metric)`` once per epoch, after validation; it returns the LR for the next
+    epoch. A metric value :math:`m` *improves* on the best value so far :math:`b` when
+
+    .. math::
+
+        \text{min, rel: } m < b\,(1 - \theta) \qquad \text{min, abs: } m < b - \theta \\
+        \text{max, rel: } m > b\,(1 + \theta) \qquad \text{max, abs: } m > b + \theta
+
+    with :math:`\theta` = ``threshold`` and :math:`b = +\infty` (``-inf`` in max mode)
+    before the first epoch. An improvement sets ``best = m`` and ``num_bad_epochs = 0``;
+    anything else (NaN included: it never compares better) adds one bad epoch. During a
+    cooldown (``cooldown_counter > 0``) the counter ticks down and bad epochs are
+    forgotten. When ``num_bad_epochs > patience``:
+
+    .. math:: \eta \leftarrow \max(\eta \cdot f,\ \eta_{min}) \quad\text{if}\quad \eta - \max(\eta f, \eta_{min}) > \epsilon
+
+    with :math:`f` = ``factor``, :math:`\eta_{min}` = ``min_lr``, :math:`\epsilon` = ``eps``
+    (a reduction of at most ``eps`` is skipped, so the LR stops at ``min_lr``); then
+    ``cooldown_counter = cooldown`` and ``num_bad_epochs = 0``. So with ``patience=p`` the
+    first reduction comes at the end of the (p+1)-th bad epoch in a row.
+
+    This is exactly ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (same LRs for any metric
+    sequence, NaN included), with the LR kept here instead of in an optimizer.
+
+    Differences from Keras 3's ``keras.callbacks.ReduceLROnPlateau``:
+
+    * Patience: Keras reduces when ``wait >= patience`` after counting the bad epoch,
+      i.e. after ``patience`` bad epochs, one epoch earlier than torch and this class.
+    * Threshold: Keras's ``min_delta`` (default 1e-4) is absolute, like
+      ``threshold_mode="abs"``; torch's default is relative (``"rel"``, 1e-4).
+    * First epoch: Keras takes the first value as ``best`` whatever it is (even NaN, after
+      which nothing ever improves); here the first value must beat ``inf``.
+    * Cooldown: Keras ticks the counter down *before* judging the epoch, so ``cooldown=c``
+      freezes the bad-epoch count for ``c - 1`` epochs, not ``c``.
+    * Floor: Keras reduces while ``lr > min_lr`` (in float32) and clamps to ``min_lr``;
+      it has no ``eps``, and a reduction that cannot happen starts no cooldown.
+    * Keras stores the LR in float32, so its values differ from these in the 8th digit.
+
+    >>> p = ReduceLROnPlateau(1.0, factor=0.5, patience=1)
+    >>> [p.step(loss) for loss in [3.0, 2.0, 2.5, 2.4, 2.1, 2.2]]
+    [1.0, 1.0, 1.0, 0.5, 0.5, 0.25]
+    """
+
+    def __init__(
+        self,
+        lr,
+        mode="min",
+        factor=0.1,
+        patience=10,
+        threshold=1e-4,
+        threshold_mode="rel",
+        cooldown=0,
+        min_lr=0.0,
+        eps=1e-8,
+    ):
+        _check_finite("lr", lr)
+        if lr <= 0:
+            raise ValueError(f"lr must be > 0, got {lr!r}")
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+        _check_finite("factor", factor)
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+        _check_int("patience", patience)
+        _check_finite("threshold", threshold)
+        if threshold < 0:
+            raise ValueError(f"threshold must be >= 0, got {threshold!r}")
+        if threshold_mode not in _THRESHOLD_MODES:
+            raise ValueError(f"threshold_mode must be one of {_THRESHOLD_MODES}, got {threshold_mode!r}")
+        _check_int("cooldown", cooldown)
+        _check_finite("min_lr", min_lr)
+        if min_lr < 0:
+            raise ValueError(f"min_lr must be >= 0, got {min_lr!r}")
+        if min_lr > lr:
+            raise ValueError(f"min_lr must be <= lr={lr!r}, got {min_lr!r}")
+        _check_finite("eps", eps)
+        if eps < 0:
+            raise ValueError(f"eps must be >= 0, got {eps!r}")
+        self.initial_lr = float(lr)
+        self.mode = mode
+        self.factor = float(factor)
+        self.patience = patience
+        self.threshold = float(threshold)
+        self.threshold_mode = threshold_mode
+        self.cooldown = cooldown
+        self.min_lr = float(min_lr)
+        self.eps = float(eps)
+        self._lr = float(lr)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    @property
+    def lr(self):
+        """The current learning rate: the one to use for the next epoch."""
+        return self._lr
+
+    @property
+    def config(self):
+        """Constructor arguments: ``ReduceLROnPlateau(**p.config)`` builds a fresh copy."""
+        return {
+            "lr": self.initial_lr,
+            "mode": self.mode,
+            "factor": self.factor,
+            "patience": self.patience,
+            "threshold": self.threshold,
+            "threshold_mode": self.threshold_mode,
+            "cooldown": self.cooldown,
+            "min_lr": self.min_lr,
+            "eps": self.eps,
+        }
+
+    def is_better(self, metric, best):
+        """Whether ``metric`` improves on ``best`` by more than the threshold (False for NaN)."""
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return metric < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return metric < best - self.threshold
+        if self.threshold_mode == "rel":
+            return metric > best * (self.threshold + 1.0)
+        return metric > best + self.threshold
+
+    def step(self, metric):
+        """Record one epoch's ``metric`` and return the LR for the next epoch."""
+        try:
+            current = float(metric)  # accepts numpy scalars and 0-d tensors
+        except (TypeError, ValueError):
+            raise TypeError(f"metric must be a number, got {type(metric).__name__}: {metric!r}") from None
+        # Same order of operations as torch, so that the LRs match step for step.
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0
+        if self.num_bad_epochs > self.patience:
+            new_lr = max(self._lr * self.factor, self.min_lr)
+            if self._lr - new_lr > self.eps:
+                self._lr = new_lr
+            # torch starts the cooldown even when the reduction was skipped.
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        return self._lr
+
+    def state_dict(self):
+        """The mutable state as plain Python numbers (safe for ``torch.load(weights_only=True)``)."""
+        return {
+            "lr": self._lr,
+            "best": self.best,
+            "num_bad_epochs": self.num_bad_epochs,
+            "cooldown_counter": self.cooldown_counter,
+        }
+
+    def load_state_dict(self, state_dict):
+        """Restore the state saved by ``state_dict()``; the configuration is not touched."""
+        if not isinstance(state_dict, dict) or set(state_dict) != set(_STATE_KEYS):
+            raise ValueError(f"state_dict must be a dict with keys {_STATE_KEYS}, got {state_dict!r}")
+        lr, best = float(state_dict["lr"]), float(state_dict["best"])
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"state_dict['lr'] must be finite and > 0, got {lr!r}")
+        for key in ("num_bad_epochs", "cooldown_counter"):
+            _check_int(f"state_dict[{key!r}]", state_dict[key])
+        self._lr, self.best = lr, best
+        self.num_bad_epochs = state_dict["num_bad_epochs"]
+        self.cooldown_counter = state_dict["cooldown_counter"]
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
+        state = ", ".join(f"{k}={v!r}" for k, v in self.state_dict().items())
+        return f"ReduceLROnPlateau({args})  # state: {state}"
