@@ -1,0 +1,126 @@
+r"""Stability theory: why an LR above 2/L blows up, and how to measure L.
+
+On a quadratic bowl :math:`f(x) = \tfrac12 x^\top A x` gradient descent is linear,
+
+.. math:: x_{t+1} = (I - \eta A)\,x_t ,
+
+so along an eigenvector with eigenvalue :math:`\lambda` the coordinate is multiplied by
+:math:`1 - \eta\lambda` every step. With ``L`` the largest eigenvalue: for
+:math:`\eta < 1/L` it shrinks monotonically, for :math:`1/L < \eta < 2/L` it shrinks while
+flipping sign (oscillation), and for :math:`\eta > 2/L` it grows (divergence).
+For a network the local ``L`` is the *sharpness*, the top eigenvalue of the Hessian of the
+loss, measured here by power iteration on Hessian-vector products.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def stability_limit(L: float) -> float:
+    r"""The largest stable GD learning rate on a quadratic with top eigenvalue ``L``: :math:`2/L`.
+
+    >>> stability_limit(4.0)
+    0.5
+    """
+    if not np.isfinite(L) or L <= 0:
+        raise ValueError(f"L must be a positive finite number, got {L!r}")
+    return 2.0 / float(L)
+
+
+def _as_matrix(A) -> np.ndarray:
+    """A square symmetric matrix, or the diagonal matrix of a 1-D array of eigenvalues."""
+    A = np.asarray(A, dtype=float)
+    if A.ndim == 1:
+        return np.diag(A)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be a square matrix or a 1-D array of eigenvalues, got shape {A.shape}")
+    return A
+
+
+def quadratic_gd(A, x0, lr: float, steps: int) -> np.ndarray:
+    r"""Run GD on :math:`f(x) = \tfrac12 x^\top A x`; return the trajectory, shape ``(steps + 1, d)``.
+
+    :math:`x_{t+1} = x_t - \eta A x_t` with :math:`\eta` = ``lr``. ``A`` is a symmetric matrix or a
+    1-D array of eigenvalues (a diagonal bowl). Row 0 is ``x0``; nothing is clipped, so a divergent
+    run overflows to ``inf`` (numpy warnings silenced).
+
+    >>> quadratic_gd([1.0], [1.0], lr=1.5, steps=3)[:, 0].tolist()   # 1 - 1.5 = -0.5 per step
+    [1.0, -0.5, 0.25, -0.125]
+    """
+    A = _as_matrix(A)
+    x = np.asarray(x0, dtype=float).reshape(-1)
+    if x.shape[0] != A.shape[0]:
+        raise ValueError(f"x0 must have length {A.shape[0]}, got {x.shape[0]}")
+    if not np.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr must be a non-negative finite number, got {lr!r}")
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    traj = np.empty((int(steps) + 1, x.shape[0]))
+    traj[0] = x
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(int(steps)):
+            x = x - lr * (A @ x)
+            traj[t + 1] = x
+    return traj
+
+
+def least_squares_L(X) -> float:
+    r"""Top eigenvalue of :math:`X^\top X / n`: the ``L`` of the least-squares loss :math:`\tfrac1{2n}\|Xw - y\|^2`.
+
+    Uses ``eigvalsh`` on the symmetric Gram matrix (stable for rank-deficient ``X``, such as
+    digits' constant-zero pixels; solve for the optimum with ``np.linalg.pinv``, not ``lstsq``).
+
+    >>> round(least_squares_L([[1.0, 0.0], [0.0, 2.0]]), 3)   # diag(1, 4) / 2
+    2.0
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+    return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])
+
+
+def _hvp(loss_fn, params, vec):
+    grads = torch.autograd.grad(loss_fn(), params, create_graph=True)
+    dot = sum((g * v).sum() for g, v in zip(grads, vec))
+    return torch.autograd.grad(dot, params)
+
+
+def sharpness(model, loss_fn, batch, iters: int = 50, tol: float = 1e-6, seed: int = 0) -> float:
+    r"""Top Hessian eigenvalue (largest :math:`|\lambda|`, with its sign) of the loss on ``batch``.
+
+    Power iteration :math:`v \leftarrow Hv / \|Hv\|` with Hessian-vector products from double
+    backward; the estimate is the Rayleigh quotient :math:`v^\top H v`. It stops after ``iters``
+    iterations or when the estimate changes by less than ``tol`` (relative). Power iteration finds
+    the eigenvalue of largest *magnitude*: networks have negative eigenvalues too, so a negative
+    result means the most curved direction is a saddle direction. ``batch`` is ``(X, y)``;
+    ``loss_fn(model(X), y)`` is differentiated twice. The model is left unchanged.
+
+    >>> m = torch.nn.Linear(2, 1, bias=False)
+    >>> X = torch.tensor([[1.0, 0.0], [0.0, 2.0]]); y = torch.zeros(2, 1)
+    >>> round(sharpness(m, torch.nn.MSELoss(), (X, y)), 3)   # H = 2 X^T X / n = diag(1, 4)
+    4.0
+    """
+    if int(iters) != iters or iters < 1:
+        raise ValueError(f"iters must be a positive integer, got {iters!r}")
+    X, y = batch
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    vec = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in params]
+    norm = torch.sqrt(sum((v * v).sum() for v in vec))
+    vec = [v / norm for v in vec]
+    closure = lambda: loss_fn(model(X), y)  # noqa: E731
+    estimate = None
+    for _ in range(int(iters)):
+        hv = _hvp(closure, params, vec)
+        new = float(sum((h * v).sum() for h, v in zip(hv, vec)))  # Rayleigh quotient, |v| = 1
+        norm = torch.sqrt(sum((h * h).sum() for h in hv))
+        if norm == 0:
+            return 0.0
+        vec = [h / norm for h in hv]
+        if estimate is not None and abs(new - estimate) <= tol * max(abs(new), 1e-12):
+            return new
+        estimate = new
+    return estimate
