@@ -1,0 +1,300 @@
+"""Offline datasets as tensors on the device, and ``Batches``: minibatches by tensor slicing.
+
+Nothing here downloads anything. ``digits()`` is scikit-learn's bundled 8x8 digits,
+``mnist1d()`` generates MNIST-1D (Greydanus, 2020) locally and caches it, ``spirals()`` is a
+2-D toy task for decision-boundary pictures. Each returns a ``Dataset`` whose ``train`` and
+``val`` are ``(X, y)`` tuples, ready for ``fit(model, ds.train, ds.val, ...)``.
+
+``Batches`` replaces a ``DataLoader`` for data already on the device: it shuffles an index
+tensor and slices, so there is no per-sample Python work (a DataLoader loop is about 2.7x
+slower on digits). The shuffle order is a pure function of ``(seed, epoch)``.
+
+>>> b = Batches(torch.arange(10.0), torch.arange(10), batch_size=4, shuffle=False)
+>>> len(b), [len(y) for _, y in b]
+(3, [4, 4, 2])
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lrcourse.device import get_device
+
+CACHE_ENV_VAR = "LRCOURSE_CACHE"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A train/validation split of a classification task, as tensors on one device.
+
+    ``train`` and ``val`` are ``(X, y)``: X float32 of shape ``(n, *input_shape)``, y int64
+    class labels in ``[0, num_classes)``. ``num_features`` is the number of inputs per sample
+    (the product of ``input_shape``), which is what ``mlp(in_features=...)`` needs.
+    """
+
+    name: str
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    num_features: int
+    num_classes: int
+    input_shape: tuple[int, ...]
+    description: str
+
+    def __repr__(self) -> str:  # the tensors would flood a notebook cell
+        return (f"Dataset(name={self.name!r}, train={len(self.train[1])}, val={len(self.val[1])}, "
+                f"input_shape={self.input_shape}, num_classes={self.num_classes}, "
+                f"device={self.train[0].device})")
+
+
+def _make(name, X_train, y_train, X_val, y_val, num_classes, description, device) -> Dataset:
+    device = get_device(device) if device is not None else get_device()
+    tr = (torch.as_tensor(X_train, dtype=torch.float32).to(device),
+          torch.as_tensor(y_train, dtype=torch.int64).to(device))
+    va = (torch.as_tensor(X_val, dtype=torch.float32).to(device),
+          torch.as_tensor(y_val, dtype=torch.int64).to(device))
+    shape = tuple(tr[0].shape[1:])
+    return Dataset(name, tr, va, int(np.prod(shape)), num_classes, shape, description)
+
+
+def _check_fraction(name, value):
+    if not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def digits(val_fraction: float = 0.2, seed: int = 0, device=None) -> Dataset:
+    """scikit-learn's bundled 8x8 handwritten digits: 1797 samples x 64 pixels, 10 classes.
+
+    Pixels are scaled to [0, 1] (divided by 16, their maximum); no standardisation. The split is
+    stratified by class and fixed by ``seed``; ``val_fraction`` of the samples go to ``val``.
+    ``device=None`` means ``get_device()``.
+
+    >>> ds = digits(device="cpu")
+    >>> ds.train[0].shape, ds.val[0].shape, ds.num_classes, float(ds.train[0].max())
+    (torch.Size([1437, 64]), torch.Size([360, 64]), 10, 1.0)
+    """
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    _check_fraction("val_fraction", val_fraction)
+    _check_int("seed", seed, 0)
+    X, y = load_digits(return_X_y=True)
+    X_tr, X_va, y_tr, y_va = train_test_split(
+        X / 16.0, y, test_size=val_fraction, random_state=seed, stratify=y)
+    return _make("digits", X_tr, y_tr, X_va, y_va, 10,
+                 "scikit-learn 8x8 digits, pixels scaled to [0, 1], stratified split", device)
+
+
+def cache_dir() -> Path:
+    """The folder for generated data: ``$LRCOURSE_CACHE`` if set, else ``~/.cache/lrcourse``."""
+    env = os.environ.get(CACHE_ENV_VAR)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "lrcourse"
+
+
+def _digest(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(key.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()
+
+
+def _load_cache(path: Path, expected_shapes: dict):
+    """Return the cached arrays, or None if the file is missing, partial, corrupt or stale."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in expected_shapes}
+            digest = str(f["sha256"])
+    except Exception:  # missing, truncated, not a zip, missing key: all mean "regenerate"
+        return None
+    if any(arrays[k].shape != shape for k, shape in expected_shapes.items()):
+        return None
+    return arrays if _digest(arrays) == digest else None
+
+
+def _save_cache(path: Path, arrays: dict) -> None:
+    """Write atomically: a crash mid-write leaves the old file (or none), never a partial one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, sha256=np.array(_digest(arrays)), **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _generate_mnist1d(num_samples: int, seed: int) -> dict:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.seed = seed
+    # make_dataset reseeds numpy's and Python's global RNGs; put them back afterwards
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        d = make_dataset(args)  # local generation; never get_dataset(), which downloads
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return {"x": d["x"].astype(np.float32), "y": d["y"].astype(np.int64),
+            "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)}
+
+
+def mnist1d(num_samples: int = 5000, seed: int = 42, device=None, cache: bool = True) -> Dataset:
+    """MNIST-1D (Greydanus, 2020): 10 classes of 1-D signals of length 40, generated locally.
+
+    With the defaults this is the package's canonical dataset (``seed=42``): 4000 train /
+    1000 val samples, the package's own split (its "test" part is our ``val``). Inputs are
+    standardised by the generator (mean 0, std 1 over the whole set). The arrays are cached in
+    ``cache_dir()`` as ``.npz`` with a SHA-256 of their contents; a missing, partial or corrupt
+    file is regenerated (about 1 s). An MLP reaches only about 0.65-0.73 accuracy, so schedule
+    differences are visible here, unlike on ``digits``.
+
+    >>> ds = mnist1d(device="cpu")
+    >>> ds.train[0].shape, ds.val[0].shape, ds.input_shape
+    (torch.Size([4000, 40]), torch.Size([1000, 40]), (40,))
+    """
+    _check_int("num_samples", num_samples, 10)
+    _check_int("seed", seed, 0)
+    n_train = int((num_samples // 10) * 10 * 0.8)
+    n_val = (num_samples // 10) * 10 - n_train
+    shapes = {"x": (n_train, 40), "y": (n_train,), "x_test": (n_val, 40), "y_test": (n_val,)}
+    path = cache_dir() / f"mnist1d_n{num_samples}_seed{seed}.npz"
+    arrays = _load_cache(path, shapes) if cache else None
+    if arrays is None:
+        arrays = _generate_mnist1d(num_samples, seed)
+        if cache:
+            _save_cache(path, arrays)
+    return _make("mnist1d", arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"], 10,
+                 f"MNIST-1D (Greydanus 2020), {num_samples} samples x 40, generated with seed {seed}",
+                 device)
+
+
+def spirals(n: int = 600, noise: float = 0.2, num_classes: int = 2, val_fraction: float = 0.25,
+            seed: int = 0, device=None) -> Dataset:
+    r"""Interleaved 2-D spirals, one arm per class: a task for decision-boundary pictures.
+
+    Arm k at parameter r in [0, 1]: angle :math:`\theta = 3\pi r + 2\pi k / K`,
+    point :math:`r(\cos\theta, \sin\theta) + \epsilon` with Gaussian ``noise`` :math:`\epsilon`
+    scaled by 0.1. ``n`` samples in total (split evenly between classes), shuffled, then
+    ``val_fraction`` of them held out. Deterministic in ``seed``.
+
+    >>> ds = spirals(n=100, device="cpu")
+    >>> ds.train[0].shape, ds.val[0].shape, sorted(set(ds.train[1].tolist()))
+    (torch.Size([75, 2]), torch.Size([25, 2]), [0, 1])
+    """
+    _check_int("n", n, 4)
+    _check_int("num_classes", num_classes, 2)
+    _check_int("seed", seed, 0)
+    _check_fraction("val_fraction", val_fraction)
+    if not isinstance(noise, (int, float)) or noise < 0:
+        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % num_classes
+    r = rng.uniform(0.05, 1.0, n)
+    theta = 3 * np.pi * r + 2 * np.pi * y / num_classes
+    X = np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1) + 0.1 * noise * rng.standard_normal((n, 2))
+    order = rng.permutation(n)
+    X, y = X[order], y[order]
+    n_val = max(1, int(round(n * val_fraction)))
+    return _make("spirals", X[n_val:], y[n_val:], X[:n_val], y[:n_val], num_classes,
+                 f"{num_classes} interleaved 2-D spirals, noise {noise}", device)
+
+
+def _epoch_seed(seed: int, epoch: int) -> int:
+    return (seed * 1_000_003 + epoch) % (2**63)
+
+
+class Batches:
+    """Minibatches of ``(X, y)`` by slicing tensors that already live on the device.
+
+    Each iteration visits every sample once, in an order drawn from a CPU ``torch.Generator``
+    seeded by ``(seed, epoch)``: call ``set_epoch(epoch)`` to reshuffle; iterating twice without
+    it repeats the same order (that is what makes resuming a run exact). The last partial batch
+    is kept unless ``drop_last``. ``len()`` is the number of batches.
+
+    >>> b = Batches(torch.arange(6.0), torch.arange(6), batch_size=4, seed=0)
+    >>> b.set_epoch(1); [y.tolist() for _, y in b] == [y.tolist() for _, y in b]
+    True
+    """
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int = 64, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False):
+        if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+            raise TypeError(f"X and y must be torch tensors, got {type(X).__name__} and {type(y).__name__}")
+        if X.shape[0] != y.shape[0]:
+            raise ValueError(f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}")
+        if X.device != y.device:
+            raise ValueError(f"X and y must be on the same device, got {X.device} and {y.device}")
+        _check_int("batch_size", batch_size, 1)
+        _check_int("seed", seed, 0)
+        if drop_last and X.shape[0] < batch_size:
+            raise ValueError(f"batch_size={batch_size} with drop_last=True leaves no batch of {X.shape[0]} samples")
+        self.X, self.y = X, y
+        self.batch_size, self.shuffle, self.seed, self.drop_last = int(batch_size), shuffle, seed, drop_last
+        self.epoch = 0
+
+    @property
+    def device(self) -> torch.device:
+        return self.X.device
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the shuffle order of the next iterations: a pure function of (seed, epoch)."""
+        _check_int("epoch", epoch, 0)
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        n = self.X.shape[0]
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n, bs = self.X.shape[0], self.batch_size
+        if self.shuffle:
+            g = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
+            index = torch.randperm(n, generator=g).to(self.X.device)
+        for i in range(len(self)):
+            if self.shuffle:
+                idx = index[i * bs:(i + 1) * bs]
+                yield self.X[idx], self.y[idx]
+            else:  # plain slices are views: no copy at all
+                yield self.X[i * bs:(i + 1) * bs], self.y[i * bs:(i + 1) * bs]
+
+    def __repr__(self) -> str:
+        return (f"Batches(n={self.X.shape[0]}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
+                f"seed={self.seed}, drop_last={self.drop_last}, device={self.X.device})")
+
+
+def as_batches(data, batch_size: int = 64, seed: int = 0, shuffle: bool = True):
+    """Turn training data into an iterable of ``(X, y)`` batches; every loop in lrcourse uses this.
+
+    - ``(X, y)`` tuple of tensors -> ``Batches(X, y, batch_size, shuffle, seed)``;
+    - a ``Batches`` or a ``torch.utils.data.DataLoader`` -> returned as is (its own batch size
+      and shuffling win; ``batch_size``/``seed`` are ignored);
+    - a ``Dataset`` -> TypeError asking for ``ds.train`` or ``ds.val``.
+
+    >>> len(as_batches((torch.zeros(10, 2), torch.zeros(10)), batch_size=3))
+    4
+    """
+    from torch.utils.data import DataLoader
+
+    if isinstance(data, (Batches, DataLoader)):
+        return data
+    if isinstance(data, Dataset):
+        raise TypeError(f"data must be an (X, y) tuple, Batches or DataLoader; got the whole Dataset "
+                        f"{data.name!r}: pass ds.train or ds.val")
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        return Batches(data[0], data[1], batch_size=batch_size, shuffle=shuffle, seed=seed)
+    raise TypeError(f"data must be an (X, y) tuple of tensors, a Batches or a DataLoader, got {type(data).__name__}")

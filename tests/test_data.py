@@ -1,0 +1,126 @@
+"""Datasets are offline, deterministic and cached safely; Batches shuffles by (seed, epoch)."""
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from lrcourse import data as data_mod
+from lrcourse.data import Batches, Dataset, as_batches, digits, mnist1d, spirals
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LRCOURSE_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def test_digits_shapes_scale_and_stratified_split():
+    ds = digits(device="cpu")
+    assert isinstance(ds, Dataset)
+    assert ds.num_features == 64 and ds.input_shape == (64,) and ds.num_classes == 10
+    assert ds.train[0].dtype == torch.float32 and ds.train[1].dtype == torch.int64
+    assert 0.0 <= float(ds.train[0].min()) and float(ds.train[0].max()) <= 1.0
+    counts = torch.bincount(ds.val[1], minlength=10)
+    assert int(counts.max() - counts.min()) <= 2  # stratified: every class about 36 of 360
+
+
+def test_digits_is_deterministic_and_seed_changes_split():
+    a, b, c = digits(device="cpu"), digits(device="cpu"), digits(seed=1, device="cpu")
+    assert torch.equal(a.train[0], b.train[0])
+    assert not torch.equal(a.train[0], c.train[0])
+
+
+def test_mnist1d_package_split_and_cache_roundtrip(cache):
+    state = np.random.get_state()[1].copy(), random.getstate()
+    ds = mnist1d(device="cpu")
+    assert ds.train[0].shape == (4000, 40) and ds.val[0].shape == (1000, 40)
+    assert np.array_equal(np.random.get_state()[1], state[0]) and random.getstate() == state[1]
+    files = list(cache.glob("mnist1d_*.npz"))
+    assert len(files) == 1
+    again = mnist1d(device="cpu")
+    assert torch.equal(ds.train[0], again.train[0]) and torch.equal(ds.val[1], again.val[1])
+
+
+def test_mnist1d_corrupt_or_partial_cache_is_regenerated(cache, monkeypatch):
+    ds = mnist1d(num_samples=200, device="cpu")
+    path = next(cache.glob("mnist1d_*.npz"))
+    calls = []
+    real = data_mod._generate_mnist1d
+    monkeypatch.setattr(data_mod, "_generate_mnist1d", lambda *a: calls.append(a) or real(*a))
+    mnist1d(num_samples=200, device="cpu")
+    assert calls == []  # a good cache is used
+    path.write_bytes(path.read_bytes()[:100])  # partial file
+    again = mnist1d(num_samples=200, device="cpu")
+    assert len(calls) == 1 and torch.equal(ds.train[0], again.train[0])
+    # a well-formed file whose contents do not match its checksum is also rejected
+    arrays = {k: v for k, v in np.load(path).items()}
+    arrays["x"] = arrays["x"] + 1
+    np.savez(path, **arrays)
+    mnist1d(num_samples=200, device="cpu")
+    assert len(calls) == 2
+    assert not list(cache.glob("*.tmp"))
+
+
+def test_spirals_deterministic_and_balanced():
+    a, b = spirals(n=200, seed=3, device="cpu"), spirals(n=200, seed=3, device="cpu")
+    assert torch.equal(a.train[0], b.train[0]) and a.input_shape == (2,)
+    y = torch.cat([a.train[1], a.val[1]])
+    assert torch.bincount(y).tolist() == [100, 100]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: digits(val_fraction=1.5), "val_fraction"),
+    (lambda: mnist1d(num_samples=0), "num_samples"),
+    (lambda: spirals(noise=-1), "noise"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(3), batch_size=0), "batch_size"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(4)), "same number"),
+])
+def test_bad_input_names_the_parameter(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_batches_cover_every_sample_once_and_keep_last_partial():
+    X, y = torch.arange(10.0), torch.arange(10)
+    b = Batches(X, y, batch_size=4, seed=0)
+    sizes = [len(yb) for _, yb in b]
+    assert sizes == [4, 4, 2] and len(b) == 3
+    seen = torch.cat([yb for _, yb in b])
+    assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
+    assert all(torch.equal(xb, yb.float()) for xb, yb in b)  # X and y stay paired
+    dropped = Batches(X, y, batch_size=4, drop_last=True)
+    assert len(dropped) == 2 and [len(yb) for _, yb in dropped] == [4, 4]
+
+
+def test_batches_order_is_a_function_of_seed_and_epoch():
+    X, y = torch.zeros(50), torch.arange(50)
+    order = lambda b: torch.cat([yb for _, yb in b]).tolist()
+    a, b = Batches(X, y, seed=1), Batches(X, y, seed=1)
+    a.set_epoch(2); b.set_epoch(2)
+    assert order(a) == order(b) == order(a)
+    b.set_epoch(3)
+    assert order(a) != order(b)
+    assert order(Batches(X, y, seed=2)) != order(Batches(X, y, seed=1))
+
+
+def test_batches_does_not_touch_global_rng():
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    list(Batches(torch.zeros(20), torch.zeros(20), batch_size=3))
+    assert torch.equal(torch.rand(1), expected)
+
+
+def test_as_batches_accepts_tuple_batches_and_dataloader():
+    X, y = torch.randn(10, 2), torch.arange(10)
+    assert isinstance(as_batches((X, y), batch_size=5), Batches)
+    b = Batches(X, y)
+    assert as_batches(b) is b
+    dl = DataLoader(TensorDataset(X, y), batch_size=4)
+    assert as_batches(dl) is dl
+    with pytest.raises(TypeError, match="ds.train"):
+        as_batches(digits(device="cpu"))
+    with pytest.raises(TypeError, match="list"):
+        as_batches([1, 2, 3])
