@@ -1,0 +1,500 @@
+"""Self-checking exercises: compare a learner's answer with the course's, explain the first mistake.
+
+Three checks, each prints a short, kind verdict and returns a :class:`Result`
+(``passed``, ``score`` in 0..1, ``message``; truthy when passed, so ``assert check_...(...)``
+works for autograding):
+
+- ``check_schedule(learner, reference)``: a schedule written from scratch against the course
+  schedule, on a fixed parameter set and a few random ones, at every step up to past the horizon.
+  ``learner`` is either a function ``fn(step, **params) -> lr`` whose parameter names are the
+  reference's field names (``def my_cosine(step, lr, total_steps, min_lr=0.0)``), or a class /
+  factory ``Cls(**params)`` returning a ``step -> lr`` callable. Only the fields the learner
+  accepts are passed and varied; the others keep the reference's values. ``reference`` is a
+  schedule class (``CosineAnnealing``), an instance (``CosineAnnealing(0.1, 100)``: its values are
+  the fixed set) or any ``step -> lr`` callable (checked as is, no random sets).
+- ``check_value(answer, expected)``: a "compute this number" question.
+- ``check_choice(answer, correct, explanations)``: multiple choice.
+
+A failure message names the parameters, the step, the expected and the returned value, and a hint
+picked from typical mistakes (off by one step, a fraction instead of an absolute LR, ``t`` where the
+formula has ``t / decay_steps``, per-epoch vs per-step, no clamp after the horizon, staircase,
+``None``, an exception). It never shows the solution's code. A template that still raises
+``NotImplementedError`` is "not attempted yet" (score 0), never a traceback.
+
+>>> import math
+>>> from lrcourse.schedules import CosineAnnealing
+>>> def my_cosine(step, lr, total_steps, min_lr=0.0):
+...     t = min(step, total_steps)
+...     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * t / total_steps))
+>>> r = check_schedule(my_cosine, CosineAnnealing)
+✓ All 6 checks passed (6 parameter sets, 528 steps).
+>>> r.passed, r.score
+(True, 1.0)
+>>> def no_clamp(step, lr, total_steps, min_lr=0.0):
+...     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * step / total_steps))
+>>> check_schedule(no_clamp, CosineAnnealing(1.0, 10), random_params=0).score
+✗ CosineAnnealing(lr=1.0, total_steps=10, min_lr=0.0), step 11: expected 0, got 0.0244717.
+  Hint: your values are right up to step 10 and wrong after total_steps=10: the formula only covers 0..total_steps; what should the LR be after it? (the docstring says what happens past the horizon)
+  0 of 1 parameter sets right (score 0.00).
+0.0
+>>> check_value(0.9 ** 10, 0.3487).passed
+✓ Correct.
+True
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import random
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+__all__ = ["Result", "check_schedule", "check_value", "check_choice", "sample_params"]
+
+NOT_ATTEMPTED = ("⋯ Not attempted yet: replace `raise NotImplementedError` with your code, "
+                 "then run this cell again.")
+
+# Field names, by role, shared by the course schedules (see DESIGN.md's vocabulary).
+_PEAK_FIELDS = ("lr", "max_lr", "start_lr", "base_lr")          # the "main" absolute LR
+_LOW_FIELDS = ("min_lr", "end_lr")                               # absolute floor / end value
+_HORIZON_FIELDS = ("total_steps",)
+_PERIOD_FIELDS = ("decay_steps", "step_size", "cycle_steps", "step_size_up", "total_steps")
+_MAX_STEPS = 2000                                                # keep a check under ~0.1 s
+
+
+@dataclass(frozen=True)
+class Result:
+    """Outcome of a check: ``passed``, ``score`` (fraction of checks right, 0..1), ``message``."""
+
+    passed: bool
+    score: float
+    message: str
+    checks: int = 1
+    failures: int = 0
+    attempted: bool = True
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:  # short: the message itself was already printed
+        return f"Result(passed={self.passed}, score={self.score:.2f})"
+
+
+def _finish(result: Result, verbose: bool) -> Result:
+    if verbose:
+        print(result.message)
+    return result
+
+
+def _is_blank(answer: Any) -> bool:
+    return answer is None or answer is Ellipsis or answer is NotImplemented or (
+        isinstance(answer, str) and not answer.strip())
+
+
+# ----------------------------------------------------------------------------- values and choices
+def check_value(answer: Any, expected: float, *, rtol: float = 1e-2, hint: str | None = None,
+                mistakes: Mapping[float, str] | None = None, verbose: bool = True) -> Result:
+    """Check a numeric answer within relative tolerance ``rtol``; never print ``expected``.
+
+    ``mistakes`` maps values a typical wrong reasoning gives to an explanation, e.g.
+    ``{0.9 ** 9: "that is after 9 updates: count the first epoch too"}``.
+
+    >>> check_value(0.5, 0.3487, hint="gamma is applied once per epoch").passed
+    ✗ Not quite: 0.5 is too high. Hint: gamma is applied once per epoch
+    False
+    """
+    if _is_blank(answer):
+        return _finish(Result(False, 0.0, NOT_ATTEMPTED.replace(
+            "replace `raise NotImplementedError` with your code", "fill in your answer"),
+            attempted=False), verbose)
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        return _finish(Result(False, 0.0, f"✗ Your answer should be a number, got "
+                              f"{type(answer).__name__} {answer!r}."), verbose)
+    if _close(value, expected, rtol):
+        return _finish(Result(True, 1.0, "✓ Correct."), verbose)
+    for wrong, why in (mistakes or {}).items():
+        if _close(value, wrong, rtol):
+            return _finish(Result(False, 0.0, f"✗ Not quite: {why}"), verbose)
+    side = "too high" if value > expected else "too low"
+    text = f"✗ Not quite: {value:.4g} is {side}."
+    if value and expected and value * expected > 0:
+        ratio = math.log10(abs(value / expected))
+        if abs(ratio - round(ratio)) < 0.01 and round(ratio) != 0:
+            text += f" It is off by a factor of 10^{round(ratio)}: check the units and the decimal point."
+    if hint:
+        text += f" Hint: {hint}"
+    return _finish(Result(False, 0.0, text), verbose)
+
+
+def _norm_choice(x: Any) -> Any:
+    if isinstance(x, str):
+        return x.strip().strip(").").strip().lower()
+    return x
+
+
+def check_choice(answer: Any, correct: Any, explanations: Mapping[Any, str] | None = None, *,
+                 verbose: bool = True) -> Result:
+    """Check a multiple-choice answer (``"b"``), or a set of answers when ``correct`` is a set.
+
+    ``explanations`` maps each option to why it is right or wrong; the picked option's is shown.
+
+    >>> check_choice("B", "b", {"a": "Keras steps per batch.", "b": "torch steps per epoch."}).passed
+    ✓ Correct: torch steps per epoch.
+    True
+    """
+    if _is_blank(answer) or (isinstance(answer, (set, list, tuple, frozenset)) and not answer):
+        return _finish(Result(False, 0.0, NOT_ATTEMPTED.replace(
+            "replace `raise NotImplementedError` with your code", "pick an answer"),
+            attempted=False), verbose)
+    notes = {_norm_choice(k): v for k, v in (explanations or {}).items()}
+    multi = isinstance(correct, (set, list, tuple, frozenset))
+    want = {_norm_choice(c) for c in correct} if multi else _norm_choice(correct)
+    picked = ({_norm_choice(a) for a in answer} if isinstance(answer, (set, list, tuple, frozenset))
+              else {_norm_choice(answer)}) if multi else _norm_choice(answer)
+    options = set(notes)
+    unknown = (picked if multi else {picked}) - options if options else set()
+    if unknown:
+        return _finish(Result(False, 0.0, f"✗ {', '.join(map(repr, sorted(unknown, key=str)))} is not one "
+                              f"of the options: {', '.join(sorted(map(str, options)))}."), verbose)
+    if picked == want:
+        why = " ".join(notes[p] for p in sorted(picked, key=str) if p in notes) if multi else notes.get(picked, "")
+        return _finish(Result(True, 1.0, "✓ Correct" + (f": {why}" if why else ".")), verbose)
+    if multi:
+        wrong = sorted(picked - want, key=str)
+        text = "✗ Not quite."
+        if wrong:
+            text += " " + " ".join(f"{w}: {notes.get(w, 'not right.')}" for w in wrong)
+        if want - picked:
+            text += f" {len(want - picked)} right option(s) still missing."
+        score = len(picked & want) / len(picked | want)
+        return _finish(Result(False, score, text), verbose)
+    why = notes.get(picked)
+    return _finish(Result(False, 0.0, f"✗ Not quite: {why}" if why else "✗ Not quite, try again."), verbose)
+
+
+# ----------------------------------------------------------------------------- schedules
+def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, Any] | None = None,
+                   num_steps: int | None = None, random_params: int = 5, seed: int = 0,
+                   rtol: float = 1e-6, ranges: Mapping[str, Any] | None = None,
+                   verbose: bool = True) -> Result:
+    """Compare ``learner`` with the course ``reference`` schedule at every step; explain the first miss.
+
+    learner:       ``fn(step, **params) -> lr``, or ``Cls(**params)`` returning ``step -> lr``.
+    reference:     a schedule class, a schedule instance, or a plain ``step -> lr`` callable.
+    params:        the fixed parameter set (default: the instance's values, or typical values).
+    num_steps:     steps 0..num_steps-1 are checked (default: a bit past the schedule's horizon).
+    random_params: how many random parameter sets besides the fixed one (see :func:`sample_params`).
+    ranges:        per-field sampling override: ``(lo, hi)`` uniform, or a list to choose from.
+    rtol:          relative tolerance per value.
+
+    Score = fraction of parameter sets right at every step.
+    """
+    cls, fixed = _reference_parts(reference, params)
+    accepted, problem = _accepted_names(learner, fixed)
+    if problem:
+        return _finish(Result(False, 0.0, "✗ " + problem), verbose)
+    sets = [fixed]
+    if cls is not None and accepted:
+        rng = random.Random(seed)
+        for _ in range(random_params):
+            drawn = sample_params(cls, rng, ranges=ranges, base=fixed, vary=accepted)
+            if drawn is not None:
+                sets.append(drawn)
+    failures, first, n_steps = 0, None, 0
+    for values in sets:
+        ref = cls(**values) if cls is not None else reference
+        steps = range(num_steps if num_steps is not None else _default_num_steps(values))
+        n_steps += len(steps)
+        outcome = _run_one(learner, {k: v for k, v in values.items() if k in accepted}, ref, steps, rtol)
+        if outcome == "not attempted":
+            return _finish(Result(False, 0.0, NOT_ATTEMPTED, len(sets), len(sets), attempted=False), verbose)
+        if outcome is not None:
+            failures += 1
+            if first is None:
+                first = (values, ref, steps, outcome)
+    score = (len(sets) - failures) / len(sets)
+    if first is None:
+        return _finish(Result(True, 1.0, f"✓ All {len(sets)} checks passed ({len(sets)} parameter sets, "
+                              f"{n_steps} steps).", len(sets), 0), verbose)
+    values, ref, steps, (step, got, expected, hint) = first
+    name = repr(ref) if cls is not None else getattr(reference, "__name__", "the reference")
+    head = f"✗ {name}, step {step}: " + (f"expected {expected:.6g}, got {got}." if isinstance(got, str)
+                                         else f"expected {expected:.6g}, got {got:.6g}.")
+    text = f"{head}\n  Hint: {hint}\n  {len(sets) - failures} of {len(sets)} parameter sets right (score {score:.2f})."
+    return _finish(Result(False, score, text, len(sets), failures), verbose)
+
+
+def _reference_parts(reference: Any, params: Mapping[str, Any] | None) -> tuple[type | None, dict]:
+    """(schedule class or None, fixed parameter dict) for any accepted form of ``reference``."""
+    if inspect.isclass(reference) and dataclasses.is_dataclass(reference):
+        fixed = dict(params) if params is not None else _typical_params(reference)
+        return reference, fixed
+    if dataclasses.is_dataclass(reference):
+        fixed = {f.name: getattr(reference, f.name) for f in dataclasses.fields(reference)}
+        fixed.update(params or {})
+        return type(reference), fixed
+    if callable(reference):
+        return None, dict(params or {})
+    raise TypeError(f"reference must be a schedule class, instance or callable, got {reference!r}")
+
+
+def _accepted_names(learner: Callable, fixed: Mapping[str, Any]) -> tuple[set, str | None]:
+    """Field names the learner takes as keywords, or a friendly message about its signature."""
+    if not callable(learner):
+        return set(), f"Your answer should be a function or a class, got {type(learner).__name__}."
+    try:
+        sig = inspect.signature(learner)
+    except (TypeError, ValueError):
+        return set(fixed), None
+    ps = list(sig.parameters.values())
+    if not inspect.isclass(learner):
+        positional = [p for p in ps if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+        if not positional:
+            return set(), "Your function must take the step as its first argument: def f(step, ...)."
+        ps = [p for p in ps if p is not positional[0]]
+    if any(p.kind is p.VAR_KEYWORD for p in ps):
+        return set(fixed), None
+    names = {p.name for p in ps if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    missing = [p.name for p in ps if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+               and p.name not in fixed]
+    if missing:
+        return set(), (f"Your function takes {', '.join(missing)}, but the check passes only "
+                       f"{', '.join(fixed) or 'the step'}: name the parameters like the course schedule's.")
+    return names & set(fixed), None
+
+
+def _default_num_steps(values: Mapping[str, Any]) -> int:
+    """A bit past the horizon, so behaviour after ``total_steps`` (the clamp) is checked too."""
+    ints = [v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)
+            and (k.endswith("steps") or k.startswith("step_size"))]
+    horizon = values.get("total_steps")
+    if not isinstance(horizon, int):
+        horizon = 3 * max(ints, default=10)
+    for v in values.values():  # boundaries of piecewise / joined schedules
+        if isinstance(v, (list, tuple)) and v and all(isinstance(b, int) for b in v):
+            horizon = max(horizon, max(v) + 3)
+    return int(min(_MAX_STEPS, max(20, horizon + max(3, horizon // 4))))
+
+
+# Typical readable values for required fields, used when a class is given without params.
+_TYPICAL = {"lr": 0.1, "max_lr": 0.1, "start_lr": 0.0, "end_lr": 0.1, "base_lr": 0.001,
+            "total_steps": 100, "decay_rate": 0.9, "step_size": 30, "decay_steps": 10,
+            "cycle_steps": 25, "warmup_steps": 10, "boundaries": (30, 60), "values": (0.1, 0.01, 0.001)}
+
+
+def _typical_params(cls: type) -> dict:
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            out[f.name] = f.default_factory()  # type: ignore[misc]
+        elif f.name in _TYPICAL:
+            out[f.name] = _TYPICAL[f.name]
+    if cls.__name__ == "WarmupStableDecay":  # warmup + stable + decay must fit the budget
+        out.update(warmup_steps=10, decay_steps=20)
+    try:
+        cls(**out)
+    except (TypeError, ValueError):
+        return sample_params(cls, random.Random(0), base=out) or out
+    return out
+
+
+def _sigfig(x: float, digits: int = 2) -> float:
+    return float(f"{x:.{digits}g}")
+
+
+def sample_params(cls: type, rng: random.Random, *, ranges: Mapping[str, Any] | None = None,
+                  base: Mapping[str, Any] | None = None, vary: set | None = None,
+                  tries: int = 50) -> dict | None:
+    """A random valid parameter set for schedule class ``cls`` (readable 2-significant-digit values).
+
+    Fields are drawn by role (peak LRs log-uniform in [1e-3, 1], floors a fraction of the peak, step
+    counts up to 120, rates in (0.1, 0.99)); fields not in ``vary`` or of unknown role keep ``base``'s
+    value. Sets the constructor rejects (``ValueError``) are redrawn; ``None`` after ``tries``.
+    """
+    base = dict(_typical_params(cls) if base is None else base)
+    for _ in range(tries):
+        out = dict(base)
+        peak = _sigfig(10 ** rng.uniform(-3, 0))
+        total = rng.randint(10, 120)
+        for f in dataclasses.fields(cls):
+            name = f.name
+            if vary is not None and name not in vary:
+                continue
+            if ranges and name in ranges:
+                spec = ranges[name]
+                if isinstance(spec, list):
+                    out[name] = rng.choice(spec)
+                else:
+                    lo, hi = spec
+                    out[name] = rng.randint(lo, hi) if isinstance(lo, int) and isinstance(hi, int) \
+                        else _sigfig(rng.uniform(lo, hi), 3)
+                continue
+            value = _draw(name, base.get(name), peak, total, rng)
+            if value is not _KEEP:
+                out[name] = value
+        if all(k in out for k in (f.name for f in dataclasses.fields(cls)
+                                  if f.default is dataclasses.MISSING)):
+            try:
+                cls(**out)
+                return out
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+_KEEP = object()
+
+
+def _draw(name: str, current: Any, peak: float, total: int, rng: random.Random) -> Any:
+    """One field's random value by its role in the course vocabulary, or ``_KEEP``."""
+    if name in ("lr", "max_lr", "start_lr"):
+        return peak
+    if name == "base_lr":
+        return _sigfig(peak / 10 ** rng.uniform(0.5, 2))
+    if name in _LOW_FIELDS:
+        return rng.choice([0.0, _sigfig(peak * 10 ** rng.uniform(-3, -0.5))])
+    if name == "total_steps":
+        return total
+    if name in ("warmup_steps", "decay_steps") and isinstance(current, int):
+        return rng.randint(1, max(1, total // 3))
+    if name in ("step_size", "cycle_steps", "step_size_up"):
+        return rng.randint(2, max(2, total // 3))
+    if name == "step_size_down":
+        return rng.choice([None, rng.randint(2, max(2, total // 3))])
+    if name in ("decay_rate", "gamma") and isinstance(current, (int, float)) and current != 1.0:
+        return _sigfig(rng.uniform(0.1, 0.99))
+    if name == "power":
+        return _sigfig(rng.uniform(0.5, 3.0))
+    if name == "staircase" or name == "three_phase":
+        return rng.random() < 0.5
+    if name == "cycle_mult":
+        return rng.choice([1, 2])
+    if name == "peak_decay":
+        return _sigfig(rng.uniform(0.5, 1.0))
+    if name == "pct_start":
+        return _sigfig(rng.uniform(0.1, 0.6))
+    if name == "div_factor":
+        return _sigfig(rng.uniform(5, 50))
+    if name == "final_div_factor":
+        return _sigfig(10 ** rng.uniform(1, 4))
+    if name == "anneal":
+        return rng.choice(["cos", "linear"])
+    if name == "boundaries" and isinstance(current, (list, tuple)):
+        return tuple(sorted(rng.sample(range(1, total), len(current))))
+    if name == "values" and isinstance(current, (list, tuple)):
+        return tuple(_sigfig(peak * 10 ** -rng.uniform(0, 3)) for _ in current)
+    return _KEEP
+
+
+# ----------------------------------------------------------------------------- one parameter set
+def _close(got: float, expected: float, rtol: float, scale: float = 0.0) -> bool:
+    return abs(got - expected) <= rtol * abs(expected) + max(1e-12, 1e-6 * rtol * scale)
+
+
+def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol: float):
+    """None if right at every step, "not attempted", or (step, got, expected, hint) of the first miss."""
+    try:
+        fn = learner(**kwargs) if inspect.isclass(learner) else (lambda t: learner(t, **kwargs))
+    except NotImplementedError:
+        return "not attempted"
+    except Exception as exc:  # noqa: BLE001 - the learner's code: report it, never a traceback
+        return steps[0], f"an error ({_describe(exc)}) when built", float(ref(steps[0])), _exception_hint(exc)
+    expected = [float(ref(t)) for t in steps]
+    scale = max((abs(e) for e in expected), default=0.0)
+    got: list[float] = []
+    for t, e in zip(steps, expected):
+        try:
+            value = fn(t)
+        except NotImplementedError:
+            return "not attempted"
+        except Exception as exc:  # noqa: BLE001
+            return t, f"an error: {_describe(exc)}", e, _exception_hint(exc)
+        if value is None:
+            return t, "None", e, "your function returned None: is a `return` missing?"
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return t, f"a {type(value).__name__}", e, "return one number (the LR at this step), not a container."
+        if math.isnan(value) or math.isinf(value):
+            return t, str(value), e, ("look for a division by zero or a huge power "
+                                      "(e.g. 0/0 when a step count is 0, or a rate above 1).")
+        got.append(value)
+    misses = [i for i, (g, e) in enumerate(zip(got, expected)) if not _close(g, e, rtol, scale)]
+    if not misses:
+        return None
+    i = misses[0]
+    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i)
+    return steps[i], got[i], expected[i], hint
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _exception_hint(exc: BaseException) -> str:
+    if isinstance(exc, ZeroDivisionError):
+        return "a division by zero: at step 0, or with a step count of 0? Look at what you divide by."
+    if isinstance(exc, TypeError) and "argument" in str(exc):
+        return "check your function's parameters: def f(step, <the schedule's field names>)."
+    if isinstance(exc, (NameError, AttributeError)):
+        return "a name is undefined: did you import math (math.cos, math.pi) or misspell a parameter?"
+    return "your code raised an exception; run it by hand on the step above to see where."
+
+
+def _diagnose(got, expected, steps, ref, rtol, scale, first) -> str:
+    """Pick the hint for the most likely typical mistake; ``first`` indexes the first miss."""
+    def matches(f, idx=None) -> bool:
+        idx = range(len(steps)) if idx is None else idx
+        try:
+            return all(_close(got[i], float(f(steps[i])), rtol, scale) for i in idx)
+        except Exception:  # noqa: BLE001 - a shifted step outside the reference's domain
+            return False
+
+    params = dataclasses.asdict(ref) if dataclasses.is_dataclass(ref) else {}
+    later = [i for i in range(len(steps)) if steps[i] >= 1]
+    if later and matches(lambda t: ref(t - 1), later):
+        return ("your values are the course values one step late (you return the LR of step t-1 at step t). "
+                "Steps are 0-based: step 0 is the first update, so sched(0) is the starting LR.")
+    if matches(lambda t: ref(t + 1)):
+        return ("your values are the course values one step early (you return the LR of step t+1 at step t): "
+                "did you add 1 to the step? Steps are 0-based, sched(0) is the starting LR.")
+    peak = next((params[k] for k in _PEAK_FIELDS if isinstance(params.get(k), (int, float)) and params[k]), None)
+    if peak and all(_close(g * peak, e, rtol, scale) for g, e in zip(got, expected)):
+        return ("you returned a fraction of the LR (a multiplier, like LambdaLR's lr_lambda); "
+                "return the absolute LR: multiply by the starting LR.")
+    if isinstance(params.get("staircase"), bool):
+        flipped = dataclasses.replace(ref, staircase=not params["staircase"])
+        if matches(flipped):
+            return ("with staircase=True the exponent is the whole number of periods, floor(step / decay_steps); "
+                    "with staircase=False it is the fraction step / decay_steps. You did the other one.")
+    for name in _PERIOD_FIELDS:
+        k = params.get(name)
+        if isinstance(k, int) and k > 1 and matches(lambda t: ref(t * k)):
+            return (f"your curve moves {k}x too fast: it looks like you used the raw step t where the "
+                    f"formula has t / {name} (here t / {k}).")
+    horizon = params.get("total_steps")
+    if isinstance(horizon, int) and steps[first] >= horizon and first > 0:
+        return (f"your values are right up to step {steps[first] - 1} and wrong after total_steps={horizon}: "
+                f"the formula only covers 0..total_steps; what should the LR be after it? "
+                f"(the docstring says what happens past the horizon)")
+    for k in (10, 100, 2, 4, 5, 3, 8, 16, 20, 25, 32, 50, 64):  # most common factors first
+        if matches(lambda t: ref(t * k)):
+            return (f"your curve has the right shape but runs {k}x too fast: per-epoch vs per-step? "
+                    "Course schedules count optimizer updates (steps), not epochs.")
+        if matches(lambda t: ref(t // k)):
+            return (f"your curve has the right shape but runs {k}x too slow: per-epoch vs per-step? "
+                    "Course schedules count optimizer updates (steps), not epochs.")
+    ratios = [g / e for g, e in zip(got, expected) if e]
+    if ratios and len(ratios) == len(expected) and all(_close(r, ratios[0], 1e-6) for r in ratios):
+        return (f"every value is {ratios[0]:.3g}x the expected one: the shape is right, "
+                "check the starting value (which LR parameter multiplies the formula?).")
+    if first == 0:
+        return "already step 0 differs: check the starting value first (sched(0) is the LR of the first update)."
+    return (f"your values are right up to step {steps[first] - 1}; compare your formula with the "
+            "docstring's, term by term, at the step above.")

@@ -1,0 +1,203 @@
+"""Self-checking exercises: right answers pass, each typical mistake gets its own hint, nothing leaks."""
+import inspect
+import math
+
+import pytest
+
+from lrcourse import exercises
+from lrcourse.exercises import Result, check_choice, check_schedule, check_value, sample_params
+from lrcourse.schedules import (SCHEDULES, CosineAnnealing, ExponentialDecay, StepDecay)
+
+
+# --- learner answers, right and typically wrong -----------------------------------------------
+def cosine_right(step, lr, total_steps, min_lr=0.0):
+    t = min(step, total_steps)
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * t / total_steps))
+
+
+def cosine_no_clamp(step, lr, total_steps, min_lr=0.0):
+    return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * step / total_steps))
+
+
+def cosine_late(step, lr, total_steps, min_lr=0.0):
+    return cosine_right(max(step - 1, 0), lr, total_steps, min_lr)
+
+
+def cosine_early(step, lr, total_steps, min_lr=0.0):
+    return cosine_right(step + 1, lr, total_steps, min_lr)
+
+
+def cosine_fraction(step, lr, total_steps, min_lr=0.0):
+    return cosine_right(step, lr, total_steps, min_lr) / lr
+
+
+def cosine_none(step, lr, total_steps, min_lr=0.0):
+    cosine_right(step, lr, total_steps, min_lr)  # forgot return
+
+
+def cosine_divides_by_step(step, lr, total_steps, min_lr=0.0):
+    return lr / step
+
+
+def cosine_todo(step, lr, total_steps, min_lr=0.0):
+    raise NotImplementedError
+
+
+def exp_wrong_base(step, lr, decay_rate, decay_steps=1, staircase=False):
+    return lr * decay_rate ** step  # t where the formula has t / decay_steps
+
+
+def exp_right(step, lr, decay_rate, decay_steps=1, staircase=False):
+    e = step // decay_steps if staircase else step / decay_steps
+    return lr * decay_rate ** e
+
+
+def exp_never_floors(step, lr, decay_rate, decay_steps=1, staircase=False):
+    return lr * decay_rate ** (step / decay_steps)
+
+
+def step_per_epoch(step, lr, step_size, gamma=0.1):
+    return lr * gamma ** ((step // 10) // step_size)  # treated steps as epochs of 10 batches
+
+
+class StepDecayClass:  # the "callable built from params" form
+    def __init__(self, lr, step_size, gamma=0.1):
+        self.lr, self.step_size, self.gamma = lr, step_size, gamma
+
+    def __call__(self, step):
+        return self.lr * self.gamma ** (step // self.step_size)
+
+
+def hint_of(result):
+    return result.message.split("Hint:", 1)[1] if "Hint:" in result.message else ""
+
+
+# --- check_schedule ------------------------------------------------------------------------------
+def test_right_answer_passes_and_says_so(capsys):
+    r = check_schedule(cosine_right, CosineAnnealing)
+    assert r.passed and r.score == 1.0 and bool(r)
+    assert capsys.readouterr().out.startswith("✓ All 6 checks passed")
+
+
+@pytest.mark.parametrize("learner, reference", [
+    (exp_right, ExponentialDecay), (StepDecayClass, StepDecay), (cosine_right, CosineAnnealing(0.5, 7, 0.01)),
+])
+def test_right_answers_in_every_accepted_form_pass(learner, reference):
+    assert check_schedule(learner, reference, verbose=False).passed
+
+
+def test_reference_as_plain_callable_and_learner_without_params():
+    sched = StepDecay(0.1, 5, 0.5)
+    assert check_schedule(lambda t: 0.1 * 0.5 ** (t // 5), sched, verbose=False).passed
+    assert check_schedule(lambda t: 0.1 * 0.5 ** (t // 5), sched, num_steps=40, verbose=False).checks == 1
+
+
+@pytest.mark.parametrize("learner, reference, words", [
+    (cosine_no_clamp, CosineAnnealing, "after total_steps=100"),
+    (cosine_late, CosineAnnealing, "one step late"),
+    (cosine_early, CosineAnnealing, "one step early"),
+    (cosine_fraction, CosineAnnealing, "fraction of the LR"),
+    (exp_wrong_base, ExponentialDecay(0.1, 0.9, 10), "used the raw step t where the formula has t / decay_steps"),
+    (exp_never_floors, ExponentialDecay(0.1, 0.9, 10, staircase=True), "staircase=True"),
+    (step_per_epoch, StepDecay(0.1, 3, 0.5), "10x too slow: per-epoch vs per-step"),
+    (cosine_none, CosineAnnealing, "returned None"),
+    (cosine_divides_by_step, CosineAnnealing, "division by zero"),
+])
+def test_each_typical_mistake_gets_its_hint(learner, reference, words):
+    r = check_schedule(learner, reference, verbose=False)
+    assert not r.passed and r.score < 1
+    assert words in hint_of(r), r.message
+
+
+def test_failure_message_names_params_step_expected_and_got():
+    r = check_schedule(cosine_no_clamp, CosineAnnealing(1.0, 10), random_params=0, verbose=False)
+    first = r.message.splitlines()[0]
+    assert "CosineAnnealing(lr=1.0, total_steps=10, min_lr=0.0)" in first
+    assert "step 11" in first and "expected 0" in first and "got 0.0244717" in first
+
+
+def test_exception_is_type_and_message_never_a_traceback():
+    r = check_schedule(cosine_divides_by_step, CosineAnnealing, verbose=False)
+    assert "ZeroDivisionError: float division by zero" in r.message
+    assert "Traceback" not in r.message and "File " not in r.message
+
+
+def test_not_implemented_is_not_attempted_with_score_zero(capsys):
+    r = check_schedule(cosine_todo, CosineAnnealing)
+    out = capsys.readouterr().out
+    assert (r.passed, r.score, r.attempted) == (False, 0.0, False)
+    assert "Not attempted yet" in out and "Traceback" not in out
+
+
+def test_score_is_the_fraction_of_parameter_sets_right():
+    # wrong only when staircase=True: the score counts the sets where staircase was drawn True
+    r = check_schedule(exp_never_floors, ExponentialDecay, random_params=9, seed=1, verbose=False)
+    sets = [ExponentialDecay(**exercises._typical_params(ExponentialDecay))]
+    import random
+    rng = random.Random(1)
+    sets += [ExponentialDecay(**sample_params(ExponentialDecay, rng)) for _ in range(9)]
+    wrong = sum(s.staircase and s.decay_steps > 1 for s in sets)
+    assert r.checks == 10 and r.failures == wrong and 0 < wrong < 10
+    assert r.score == pytest.approx((10 - wrong) / 10)
+    assert f"{10 - wrong} of 10 parameter sets right" in r.message
+
+
+def test_wrong_parameter_names_get_a_friendly_message():
+    r = check_schedule(lambda step, lr, T: lr, CosineAnnealing, verbose=False)
+    assert not r.passed and "name the parameters like the course schedule's" in r.message
+
+
+def test_messages_never_leak_the_solution():
+    source = inspect.getsource(CosineAnnealing)
+    mistakes = [cosine_no_clamp, cosine_late, cosine_fraction, cosine_none, lambda step, lr, total_steps: 0.0]
+    for learner in mistakes:
+        msg = check_schedule(learner, CosineAnnealing, verbose=False).message
+        assert not any(code in msg for code in ("cos(", "np.", "math.", "def ", "min(step"))
+        assert not any(line.strip() and line.strip() in msg for line in source.splitlines() if len(line.strip()) > 20)
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULES))
+def test_every_course_schedule_checks_itself_and_samples_valid_params(name):
+    import random
+    cls = SCHEDULES[name]
+    assert check_schedule(cls, cls, random_params=3, verbose=False).passed
+    drawn = sample_params(cls, random.Random(0))
+    assert drawn is not None and cls(**drawn) is not None
+
+
+def test_ranges_override_sampling():
+    import random
+    rng = random.Random(0)
+    for _ in range(5):
+        p = sample_params(StepDecay, rng, ranges={"gamma": (0.4, 0.6), "step_size": [7]})
+        assert 0.4 <= p["gamma"] <= 0.6 and p["step_size"] == 7
+
+
+def test_result_repr_is_short():
+    assert repr(Result(True, 1.0, "✓")) == "Result(passed=True, score=1.00)"
+
+
+# --- check_value and check_choice ----------------------------------------------------------------
+def test_check_value_right_wrong_and_blank(capsys):
+    assert check_value(0.349, 0.9 ** 10).passed
+    r = check_value(0.9 ** 9, 0.9 ** 10, mistakes={0.9 ** 9: "that is after 9 epochs"})
+    assert not r.passed and "after 9 epochs" in r.message
+    r = check_value(3.487, 0.9 ** 10, hint="gamma ** epochs")
+    assert "factor of 10^1" in r.message and "too high" in r.message and "gamma ** epochs" in r.message
+    assert "0.348" not in r.message  # the expected value is never shown
+    r = check_value(None, 0.5)
+    assert not r.attempted and r.score == 0
+    assert check_value("abc", 0.5, verbose=False).message.startswith("✗ Your answer should be a number")
+    capsys.readouterr()
+
+
+def test_check_choice_single_and_multiple():
+    notes = {"a": "Keras steps per batch.", "b": "torch steps per epoch.", "c": "No."}
+    assert check_choice(" B) ", "b", notes, verbose=False).passed
+    r = check_choice("a", "b", notes, verbose=False)
+    assert not r.passed and "Keras steps per batch." in r.message and "torch steps" not in r.message
+    assert "not one of the options" in check_choice("z", "b", notes, verbose=False).message
+    r = check_choice({"a"}, {"a", "b"}, notes, verbose=False)
+    assert not r.passed and r.score == 0.5 and "1 right option(s) still missing" in r.message
+    assert check_choice(["b", "A"], {"a", "b"}, notes, verbose=False).passed
+    assert not check_choice("", "b", notes, verbose=False).attempted
