@@ -428,6 +428,9 @@ def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
     for name, factory in factories.items():
         for lr in grids[name]:
             sched = factory(lr, total)
+            if not isinstance(sched, S.Schedule):
+                raise TypeError(f"schedules[{name!r}] must return an lrcourse Schedule (e.g. a Join or a "
+                                f"CosineAnnealing), got {type(sched).__name__}")
             for seed in seeds:
                 configs.append(RunConfig(name=name, schedule=sched, peak_lr=lr, seed=seed, **settings))
     return configs

@@ -1,0 +1,235 @@
+"""lrcourse.experiments: the schedules x LRs x seeds grid, its cache, its parallel runs, its tables.
+
+Training runs are tiny (digits, one hidden layer of 16, 2 epochs) so the whole file takes seconds.
+"""
+import csv
+import io
+import math
+
+import pytest
+
+from lrcourse import experiments as E
+from lrcourse.experiments import RECIPES, Results, compare
+
+TINY = dict(data="digits", hidden=(16,), epochs=2, batch_size=64, progress=False)
+
+
+def _strip(rows):
+    """Rows without the wall time, the one column that legitimately differs between runs."""
+    return [{k: v for k, v in r.items() if k != "wall_time"} for r in rows]
+
+
+# --- recipes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipe_peaks_at_peak_lr_and_fits_the_budget(name):
+    sched = RECIPES[name](0.5, 200)
+    lrs = [sched(t) for t in range(200)]
+    assert max(lrs) == pytest.approx(0.5, rel=1e-3), "the peak LR of the grid is the schedule's peak"
+    if name == "constant":
+        assert sched(200) == 0.5
+    else:
+        assert sched(200) <= 0.1 * 0.5 + 1e-12, f"{name} should be at peak/10 or below at the horizon"
+    assert RECIPES[name].__doc__, "every recipe says what it builds"
+
+
+def test_step_recipe_divides_by_ten_at_half_and_three_quarters():
+    s = RECIPES["step"](1.0, 100)
+    assert [s(t) for t in (49, 50, 74, 75, 99)] == pytest.approx([1.0, 0.1, 0.1, 0.01, 0.01])
+
+
+def test_cosine_restarts_recipe_restarts_twice_within_budget():
+    s = RECIPES["cosine_restarts"](1.0, 700)
+    restarts = [t for t in range(1, 700) if s(t) > s(t - 1)]
+    assert restarts == [100, 300]
+
+
+# --- runs: seeding, LR trace ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small():
+    return compare(["constant", "cosine"], lrs=[0.05, 0.2], seeds=[0, 1], target_acc=0.5, **TINY)
+
+
+def test_grid_shape_and_columns(small):
+    assert len(small.rows) == 2 * 2 * 2
+    assert small.schedules == ["constant", "cosine"]
+    steps = 2 * math.ceil(len(E.load_data("digits").train[1]) / 64)
+    for r in small.rows:
+        assert r["updates"] == steps
+        assert len(r["curves"]["val_acc"]) == 2
+        assert 0.0 <= r["val_acc"] <= 1.0 and r["min_val_loss"] <= r["val_loss"]
+        assert r["epochs_to_target"] in (None, 1, 2)
+        assert r["diverged"] is False
+
+
+def test_same_config_gives_identical_rows_and_seeds_differ(small):
+    again = compare(["constant", "cosine"], lrs=[0.05, 0.2], seeds=[0, 1], target_acc=0.5, **TINY)
+    assert _strip(again.rows) == _strip(small.rows)
+    seed0, seed1 = small.select("cosine", 0.2)
+    assert seed0["curves"]["train_loss"] != seed1["curves"]["train_loss"]
+
+
+def test_lr_trace_mismatch_raises(monkeypatch):
+    real = E._intended
+    monkeypatch.setattr(E, "_intended", lambda s, n: [v * (1 + 1e-3) for v in real(s, n)])
+    with pytest.raises(RuntimeError, match="applied LR differs from the schedule at step 0"):
+        compare(["cosine"], lrs=[0.1], seeds=[0], **TINY)
+
+
+def test_user_factories_by_mapping_and_by_function():
+    def halved(peak_lr, total_steps):
+        return RECIPES["linear"](peak_lr / 2, total_steps)
+
+    a = compare({"half": halved}, lrs=[0.2], seeds=[0], **TINY)
+    b = compare([halved], lrs=[0.2], seeds=[0], **TINY)
+    c = compare(["linear"], lrs=[0.1], seeds=[0], **TINY)
+    assert a.schedules == ["half"] and b.schedules == ["halved"]
+    assert a.rows[0]["curves"] == b.rows[0]["curves"] == c.rows[0]["curves"]
+
+
+def test_per_schedule_lr_grids():
+    res = compare(["constant", "cosine"], lrs={"constant": [0.05], "cosine": [0.1, 0.2]}, seeds=[0], **TINY)
+    assert res.lrs("constant") == [0.05] and res.lrs("cosine") == [0.1, 0.2]
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+def test_cache_reuses_runs_and_recomputes_corrupt_files(tmp_path, monkeypatch):
+    original = E.run_one
+    first = compare(["constant", "cosine"], lrs=[0.1], seeds=[0, 1], cache_dir=tmp_path, **TINY)
+    assert first.computed == 4 and len(list(tmp_path.glob("run-*.json"))) == 4
+
+    def must_not_train(config):
+        raise AssertionError("a cached run was trained again")
+
+    monkeypatch.setattr(E, "run_one", must_not_train)
+    second = compare(["constant", "cosine"], lrs=[0.1], seeds=[0, 1], cache_dir=tmp_path, **TINY)
+    assert second.computed == 0 and second.rows == first.rows
+
+    # a new target accuracy is computed from the cached curves, not by retraining
+    third = compare(["constant", "cosine"], lrs=[0.1], seeds=[0, 1], cache_dir=tmp_path, target_acc=0.01, **TINY)
+    assert [r["epochs_to_target"] for r in third.rows] == [1, 1, 1, 1]
+
+    calls = []
+    monkeypatch.setattr(E, "run_one", lambda config: calls.append(config) or original(config))
+    victim = sorted(tmp_path.glob("run-*.json"))[0]
+    victim.write_text('{"truncated": ')
+    fourth = compare(["constant", "cosine"], lrs=[0.1], seeds=[0, 1], cache_dir=tmp_path, **TINY)
+    assert len(calls) == 1 and fourth.computed == 1
+    assert _strip(fourth.rows) == _strip(first.rows)
+    assert E._cache_read(tmp_path, victim.stem[len("run-"):]) is not None, "the corrupt file was rewritten"
+    assert not list(tmp_path.glob(".tmp-*")), "no temporary files left behind"
+
+
+def test_cache_key_changes_with_config():
+    base = E.build_configs(["cosine"], [0.1], [0], **{k: v for k, v in TINY.items() if k != "progress"})[0]
+    keys = {base.key()}
+    for change in (dict(seed=1), dict(peak_lr=0.2), dict(epochs=3), dict(momentum=0.0), dict(hidden=(8,))):
+        keys.add(E.RunConfig(**{**base.__dict__, **change}).key())
+    assert len(keys) == 6
+    assert E.RunConfig(**{**base.__dict__, "target_acc": 0.9}).key() == base.key()
+
+
+# --- parallel --------------------------------------------------------------------------------
+
+
+def test_n_jobs_2_gives_the_same_rows_as_n_jobs_1(small):
+    """Slowish (spawns two worker processes, each importing torch), but it is the contract."""
+    par = compare(["constant", "cosine"], lrs=[0.05, 0.2], seeds=[0, 1], target_acc=0.5, n_jobs=2, **TINY)
+    assert _strip(par.rows) == _strip(small.rows)
+
+
+# --- tables on hand-made rows -----------------------------------------------------------------
+
+
+def _row(schedule, lr, seed, acc, loss=None, ett=None, diverged=False):
+    return {"schedule": schedule, "peak_lr": lr, "seed": seed, "val_acc": acc,
+            "val_loss": 1 - acc if loss is None else loss, "train_loss": 0.5 * (1 - acc),
+            "min_val_loss": 0.0, "epochs_to_target": ett, "diverged": diverged, "updates": 10,
+            "wall_time": 0.1, "curves": {"train_loss": [1.0, 0.5], "val_loss": [1.0, 0.6], "val_acc": [acc / 2, acc]}}
+
+
+HAND = Results([
+    # "a": the single best seed is at lr 1.0, but the best *mean* is at lr 0.1
+    _row("a", 0.1, 0, 0.70, ett=2), _row("a", 0.1, 1, 0.72, ett=1),
+    _row("a", 1.0, 0, 0.90), _row("a", 1.0, 1, 0.30, diverged=True),
+    # "b": best at its larger LR, better than "a" overall; lower loss at the smaller LR
+    _row("b", 0.01, 0, 0.60, loss=0.1), _row("b", 0.01, 1, 0.62, loss=0.1),
+    _row("b", 0.1, 0, 0.80), _row("b", 0.1, 1, 0.76),
+    # "c": a NaN run never wins
+    _row("c", 0.1, 0, float("nan")), _row("c", 0.3, 0, 0.5),
+])
+
+
+def test_best_picks_each_schedules_highest_mean():
+    assert HAND.best() == {"a": 0.1, "b": 0.1, "c": 0.3}
+    assert HAND.best("val_loss") == {"a": 0.1, "b": 0.01, "c": 0.3}, "a loss is minimised"
+
+
+def test_table_mean_std_sorted_and_epochs_to_target():
+    table = HAND.table()
+    assert [e["schedule"] for e in table] == ["b", "a", "c"]
+    b, a = table[0], table[1]
+    assert b["val_acc_mean"] == pytest.approx(0.78) and b["val_acc_std"] == pytest.approx(0.02 * math.sqrt(2))
+    assert a["epochs_to_target"] == 1.5 and a["reached"] == 2 and a["diverged"] == 0
+    assert b["epochs_to_target"] is None and b["reached"] == 0
+
+
+def test_sweep_and_curves():
+    sweep = HAND.sweep()
+    assert [lr for lr, _, _ in sweep["a"]] == [0.1, 1.0]
+    assert sweep["a"][1][1] == pytest.approx(0.6)
+    cur = HAND.curves("a")  # at its best LR
+    assert cur["seeds"] == [0, 1] and cur["val_acc"] == [[0.35, 0.7], [0.36, 0.72]]
+    with pytest.raises(ValueError, match="peak_lr"):
+        HAND.curves("a", 0.5)
+    with pytest.raises(ValueError, match="schedule"):
+        HAND.curves("zzz", 0.1)
+
+
+def test_markdown_is_aligned_and_csv_round_trips(tmp_path):
+    text = HAND.to_markdown()
+    lines = text.splitlines()
+    assert len(lines) == 2 + 3 and len({len(line) for line in lines}) == 1
+    assert "0.780 ± 0.028" in lines[2] and str(HAND) == text
+    path = tmp_path / "runs.csv"
+    HAND.to_csv(path)
+    back = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert len(back) == len(HAND.rows) and float(back[2]["val_acc"]) == 0.9 and "curves" not in back[0]
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, param", [
+    (dict(schedules=["cosine", "nope"]), "schedules"),
+    (dict(schedules=[]), "schedules"),
+    (dict(lrs=[]), "lrs"),
+    (dict(lrs=[0.1, 0.0]), "lrs"),
+    (dict(lrs=[-1.0]), "lrs"),
+    (dict(lrs=[float("nan")]), "lrs"),
+    (dict(lrs={"other": [0.1]}), "lrs"),
+    (dict(seeds=[]), "seeds"),
+    (dict(seeds=[0.5]), "seeds"),
+    (dict(epochs=0), "epochs"),
+    (dict(epochs=1.5), "epochs"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(data="cifar"), "data"),
+    (dict(optimizer="lion"), "optimizer"),
+    (dict(target_acc=1.5), "target_acc"),
+    (dict(n_jobs=0), "n_jobs"),
+])
+def test_bad_input_names_the_parameter(kwargs, param):
+    args = dict(schedules=["cosine"], lrs=[0.1], seeds=[0], data="digits", epochs=1, progress=False)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=param):
+        compare(**args)
+
+
+def test_unknown_schedule_lists_the_valid_names():
+    with pytest.raises(ValueError, match="onecycle"):
+        compare(["cosin"], lrs=[0.1], seeds=[0], data="digits", epochs=1, progress=False)
