@@ -212,7 +212,9 @@ class ScheduleLR(LRScheduler):
 
     def __init__(self, optimizer, schedule, cycle_momentum=None):
         _check_optimizer(optimizer)
-        if not callable(schedule) or isinstance(schedule, type):
+        if isinstance(schedule, type):
+            raise TypeError(f"schedule must be a schedule instance, got the class {schedule.__name__}")
+        if not callable(schedule):
             hint = " (use set_lr with its .lr)" if hasattr(schedule, "load_state_dict") else ""
             raise TypeError(f"schedule must be a callable step -> lr, got {type(schedule).__name__}{hint}")
         if cycle_momentum not in (None, True, False):
