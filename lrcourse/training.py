@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lrcourse.callbacks import EVENTS, Callback, StopTraining
+from lrcourse.callbacks import EVENTS, Callback, DivergenceGuard, StopTraining
 from lrcourse.data import Batches, as_batches
 from lrcourse.device import autocast, get_device, to_device
 from lrcourse.plateau import ReduceLROnPlateau
@@ -174,8 +174,9 @@ def _schedule_config(schedule, kind):
     if kind == "course":
         config = schedule_config(schedule) if is_dataclass(schedule) else {"class": type(schedule).__name__, "config": {}}
         return {**config, "repr": repr(schedule)}  # class name + fields (dataclasses.asdict, nested kept)
-    if kind == "plateau":
-        return {"class": "ReduceLROnPlateau", "repr": repr(schedule), "config": _plain(schedule.config)}
+    if kind == "plateau":  # its repr shows its state; the config alone identifies it
+        return {"class": "ReduceLROnPlateau", "repr": f"ReduceLROnPlateau(**{schedule.config!r})",
+                "config": _plain(schedule.config)}
     if kind in ("torch", "torch_plateau"):
         return {"class": type(schedule).__name__, "repr": type(schedule).__name__, "config": {}}
     return None
@@ -251,9 +252,12 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
       moved there. ``amp``: bf16 autocast, default on for CUDA only (never on CPU/MPS).
     - ``seed``: fixes the shuffling and the random numbers used inside the run (dropout, a
       shuffling DataLoader); the global RNG is left as it was.
-    - Divergence: at the end of every epoch ``fit`` checks the batch losses for NaN/inf; if
-      any, it sets ``history.diverged``/``diverged_at`` and stops (add ``DivergenceGuard`` to
-      stop sooner or on a finite explosion). A callback stops the run with ``StopTraining``.
+    - Divergence: at the end of every epoch ``fit`` checks the epoch's batch losses (no extra
+      sync) with ``DivergenceGuard``'s rule: NaN/inf, or above ``factor`` (10) times the run's
+      first loss. If one is, it sets ``history.diverged``/``diverged_at``, skips the checkpoint
+      and stops. Pass ``DivergenceGuard(factor=..., check_every=...)`` in ``callbacks`` to
+      change the factor (``None``: NaN/inf only) or to stop within the epoch. Any callback
+      ends the run early by raising ``StopTraining``; no exception escapes ``fit``.
     - ``checkpoint_path``: a checkpoint after every completed, non-diverged epoch (model,
       optimizer, step, epoch, schedule config and state, RNG, history), written atomically.
       ``resume_from``: restore one and continue until ``epochs`` epochs in total; with tensor
@@ -291,6 +295,8 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
         raise ValueError("schedule ReduceLROnPlateau is stepped on the validation loss: pass val to fit")
     has_momentum = kind == "course" and callable(getattr(schedule, "momentum", None))
     amp_on = device.type == "cuda" if amp is None else bool(amp)
+    guards = [cb for cb in callbacks if isinstance(cb, DivergenceGuard)]
+    divergence_factor = guards[0].factor if guards else DivergenceGuard().factor
 
     history = History()
     trainer = Trainer(model, optimizer, loss_fn, device, epochs, history, has_val=val is not None)
@@ -363,11 +369,12 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
                     history.val_acc.append(va)
                 history.epoch_steps.append(trainer.step)
                 history.epoch_time.append(time.perf_counter() - start)
-                bad = (~torch.isfinite(epoch_losses)).nonzero()
-                if len(bad):
+                bad = _diverged(epoch_losses, history.loss[0], divergence_factor)
+                if bad is not None:
                     history.diverged = True
-                    history.diverged_at = trainer.step - len(epoch_losses) + int(bad[0])
-                    raise StopTraining(f"diverged: non-finite loss at step {history.diverged_at}")
+                    history.diverged_at = trainer.step - len(epoch_losses) + bad
+                    raise StopTraining(f"diverged: loss {history.loss[history.diverged_at]:.4g} at step "
+                                       f"{history.diverged_at} (first loss {history.loss[0]:.4g})")
                 if kind == "plateau":
                     set_lr(optimizer, schedule.step(history.val_loss[-1]))
                 elif kind == "torch_plateau":
@@ -386,6 +393,15 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
         for hook in hooks["after_fit"]:
             hook(trainer)
     return history
+
+
+def _diverged(losses: torch.Tensor, first_loss: float, factor: float | None):
+    """Index of the first loss that is NaN/inf or above ``factor`` x the run's first loss, else None."""
+    bad = ~torch.isfinite(losses)
+    if factor is not None and math.isfinite(first_loss):
+        bad |= losses > factor * first_loss
+    where = bad.nonzero()
+    return int(where[0]) if len(where) else None
 
 
 def _loss(loss_fn, output, y, first):
