@@ -709,6 +709,19 @@ class WarmupStableDecay(Schedule):
 # --- convenience constructors: they return a Join, so the repr shows how they are built ------
 
 
+def _check_warmup(max_lr, total_steps, warmup_steps, min_lr, start_lr):
+    max_lr = _positive("max_lr", max_lr)
+    warmup_steps = _integer("warmup_steps", warmup_steps, 0)
+    total_steps = _integer("total_steps", total_steps, 1)
+    if warmup_steps >= total_steps:
+        raise ValueError(f"warmup_steps must be < total_steps = {total_steps}, got {warmup_steps}")
+    if _non_negative("min_lr", min_lr) > max_lr:
+        raise ValueError(f"min_lr must be <= max_lr = {max_lr!r}, got {min_lr!r}")
+    if _non_negative("start_lr", start_lr) > max_lr:
+        raise ValueError(f"start_lr must be <= max_lr = {max_lr!r}, got {start_lr!r}")
+    return warmup_steps, total_steps
+
+
 def warmup_cosine(max_lr, total_steps, warmup_steps, min_lr=0.0, start_lr=0.0) -> Join:
     r"""Linear warmup from ``start_lr`` to ``max_lr``, then cosine to ``min_lr``; T includes warmup.
 
@@ -721,10 +734,7 @@ def warmup_cosine(max_lr, total_steps, warmup_steps, min_lr=0.0, start_lr=0.0) -
     >>> warmup_cosine(1.0, 4, 2).curve(5).round(3).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
-    warmup_steps = _integer("warmup_steps", warmup_steps, 0)
-    total_steps = _integer("total_steps", total_steps, 1)
-    if warmup_steps >= total_steps:
-        raise ValueError(f"warmup_steps must be < total_steps = {total_steps}, got {warmup_steps}")
+    warmup_steps, total_steps = _check_warmup(max_lr, total_steps, warmup_steps, min_lr, start_lr)
     decay = CosineAnnealing(max_lr, total_steps - warmup_steps, min_lr)
     if warmup_steps == 0:
         return Join((decay,), ())
@@ -743,10 +753,7 @@ def warmup_linear(max_lr, total_steps, warmup_steps, min_lr=0.0, start_lr=0.0) -
     >>> warmup_linear(1.0, 4, 2).curve(5).round(3).tolist()
     [0.0, 0.5, 1.0, 0.5, 0.0]
     """
-    warmup_steps = _integer("warmup_steps", warmup_steps, 0)
-    total_steps = _integer("total_steps", total_steps, 1)
-    if warmup_steps >= total_steps:
-        raise ValueError(f"warmup_steps must be < total_steps = {total_steps}, got {warmup_steps}")
+    warmup_steps, total_steps = _check_warmup(max_lr, total_steps, warmup_steps, min_lr, start_lr)
     decay = Linear(max_lr, min_lr, total_steps - warmup_steps)
     if warmup_steps == 0:
         return Join((decay,), ())
