@@ -40,6 +40,7 @@ __all__ = [
     "warmup_cosine",
     "warmup_linear",
     "SCHEDULES",
+    "ReduceLROnPlateau",
 ]
 
 
@@ -775,3 +776,5 @@ SCHEDULES: dict[str, type] = {
     "wsd": WarmupStableDecay,
 }
 """Short names -> schedule classes, for widgets, the CLI and experiment configs."""
+
+from lrcourse.plateau import ReduceLROnPlateau  # noqa: E402  re-exported: the performance-based schedule
