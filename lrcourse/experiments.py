@@ -388,6 +388,8 @@ def _check_lrs(lrs, label="lrs") -> list[float]:
     for lr in lrs:
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"{label} must hold positive finite numbers, got {lr!r}")
+    if len(set(lrs)) != len(lrs):
+        raise ValueError(f"{label} must not repeat a peak LR, got {lrs!r}")
     return [float(lr) for lr in lrs]
 
 
@@ -406,8 +408,10 @@ def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
     if not seeds:
         raise ValueError(f"seeds must hold at least one seed, got {seeds!r}")
     for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int):
-            raise ValueError(f"seeds must hold integers, got {s!r}")
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            raise ValueError(f"seeds must hold non-negative integers, got {s!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat a seed, got {seeds!r}")
     epochs = settings.get("epochs", 30)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
