@@ -1,0 +1,639 @@
+r"""Interactive explorers for the notebooks: thin ipywidgets shells over pure, tested functions.
+
+- ``schedule_explorer()``: pick a course schedule, move its parameters, see the curve (and
+  OneCycle's momentum), overlay several, read the equivalent PyTorch code.
+  Pure parts: ``param_specs``, ``build_schedule``, ``torch_equivalent``, ``schedule_curves``.
+- ``lr_explorer()``: gradient descent on a 2-D quadratic or Rosenbrock's valley; the LR slider
+  crosses the stability limit 2/L. Pure parts: ``gd_trajectory``, ``classify``, ``describe_run``.
+- ``training_explorer()``: train a small MLP with a schedule and a peak LR; loss and LR update
+  every epoch, the previous run stays in grey. Pure part: ``make_run``.
+
+ipywidgets is imported inside the widget functions, so ``import lrcourse.widgets`` works without
+Jupyter. Each widget owns one ``matplotlib.figure.Figure`` (not registered with pyplot, so figures
+never pile up and the inline backend does not print a stray copy at the end of the cell) and
+redraws it into an ``Output`` with ``clear_output(wait=True)`` (no flicker).
+
+>>> sched, error = build_schedule("cosine", {"lr": 0.1, "total_steps": 100})
+>>> print(torch_equivalent(sched))
+optimizer = torch.optim.SGD(params, lr=0.1)
+scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100, eta_min=0.0)  # rises again after T_max; the course schedule holds min_lr
+>>> classify(gd_trajectory("quadratic", lr=0.9 * 2 / 10.0, steps=100))
+'converges'
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from lrcourse import schedules as S
+from lrcourse.theory import quadratic_gd
+
+__all__ = ["ParamSpec", "param_specs", "build_schedule", "torch_equivalent", "schedule_curves",
+           "schedule_explorer", "FUNCTIONS", "gd_trajectory", "classify", "describe_run", "lr_explorer",
+           "Run", "make_run", "training_explorer"]
+
+
+# ============================================================================ schedule explorer
+@dataclass(frozen=True)
+class ParamSpec:
+    """How to show one schedule field: ``kind`` is "lr" (log slider), "float", "int",
+    "optional_int" (0 means None), "bool", "choice" (``options``) or "sequence" (comma text)."""
+
+    name: str
+    kind: str
+    default: Any
+    min: float | None = None
+    max: float | None = None
+    log: bool = False
+    options: tuple = ()
+
+
+_LR_FIELDS = ("lr", "max_lr", "start_lr", "base_lr")
+_FLOOR_FIELDS = ("min_lr", "end_lr")
+_CHOICES = {"anneal": ("cos", "linear"), "mode": ("triangular", "triangular2", "exp_range"),
+            "decay": ("linear", "cosine", "sqrt")}
+# (min, max) of plain float fields; Cyclic's gamma is per step, so it lives close to 1
+_FLOAT_RANGES = {"decay_rate": (0.01, 1.0), "gamma": (0.01, 1.0), "power": (0.1, 5.0),
+                 "pct_start": (0.05, 0.95), "cycle_mult": (1.0, 4.0), "peak_decay": (0.1, 1.0),
+                 "base_momentum": (0.5, 0.99), "max_momentum": (0.5, 0.99)}
+_LOG_RANGES = {"div_factor": (1.0, 1e3), "final_div_factor": (1.0, 1e5)}
+
+
+def _step_default(cls_name: str, name: str, num_steps: int) -> int:
+    """A step count that shows the schedule's shape within ``num_steps`` steps."""
+    fraction = {"total_steps": 1.0, "step_size": 0.3, "decay_steps": 0.2 if cls_name == "WarmupStableDecay" else 0.1,
+                "cycle_steps": 0.15, "warmup_steps": 0.05, "step_size_up": 0.125}[name]
+    return max(1, int(round(fraction * num_steps)))
+
+
+def param_specs(cls: type, num_steps: int = 1000) -> list[ParamSpec]:
+    """One :class:`ParamSpec` per dataclass field of schedule class ``cls``, scaled to ``num_steps``.
+
+    >>> [(p.name, p.kind, p.default) for p in param_specs(S.CosineAnnealing, 1000)]
+    [('lr', 'lr', 0.1), ('total_steps', 'int', 1000), ('min_lr', 'float', 0.0)]
+    """
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"cls must be a schedule class, got {cls!r}")
+    if int(num_steps) != num_steps or num_steps < 2:
+        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+    specs = []
+    for f in dataclasses.fields(cls):
+        name, default = f.name, (f.default if f.default is not dataclasses.MISSING else None)
+        if name in _LR_FIELDS:
+            if default is None:
+                default = {"base_lr": 0.01}.get(name, 0.1)
+            specs.append(ParamSpec(name, "lr", float(default), 1e-5, 10.0, log=True))
+        elif name in _FLOOR_FIELDS:  # may be exactly 0, so a linear slider
+            specs.append(ParamSpec(name, "float", float(default or 0.0), 0.0, 1.0))
+        elif name == "step_size_down":
+            specs.append(ParamSpec(name, "optional_int", 0, 0, num_steps))
+        elif name.endswith("steps") or name.startswith("step_size"):
+            if default is None or name == "step_size_up":
+                default = _step_default(cls.__name__, name, num_steps)
+            lo = 0 if name == "warmup_steps" else 1
+            specs.append(ParamSpec(name, "int", int(default), lo, num_steps))
+        elif isinstance(default, bool) or name in ("staircase", "three_phase"):
+            specs.append(ParamSpec(name, "bool", bool(default)))
+        elif name in _CHOICES:
+            specs.append(ParamSpec(name, "choice", default, options=_CHOICES[name]))
+        elif name in _LOG_RANGES:
+            lo, hi = _LOG_RANGES[name]
+            specs.append(ParamSpec(name, "float", float(default), lo, hi, log=True))
+        elif name == "gamma" and cls.__name__ == "Cyclic":
+            specs.append(ParamSpec(name, "float", float(default), 0.99, 1.0))
+        elif name in _FLOAT_RANGES:
+            lo, hi = _FLOAT_RANGES[name]
+            if default is None:
+                default = 0.5 if cls.__name__ == "InverseTimeDecay" else 0.9
+            if name == "decay_rate" and cls.__name__ == "InverseTimeDecay":
+                hi = 10.0  # 1 / (1 + rate * t): any positive rate
+            specs.append(ParamSpec(name, "float", float(default), lo, hi))
+        elif name == "boundaries":
+            specs.append(ParamSpec(name, "sequence", f"{num_steps // 2}, {3 * num_steps // 4}"))
+        elif name == "values":
+            specs.append(ParamSpec(name, "sequence", "0.1, 0.01, 0.001"))
+        else:
+            raise TypeError(f"param_specs has no widget for field {name!r} of {cls.__name__}")
+    return specs
+
+
+def _parse_sequence(name: str, text: Any) -> tuple:
+    if not isinstance(text, str):
+        return tuple(text)
+    items = [x.strip() for x in text.replace(";", ",").split(",") if x.strip()]
+    try:
+        return tuple(int(x) if x.lstrip("-").isdigit() else float(x) for x in items)
+    except ValueError:
+        raise ValueError(f"{name} must be numbers separated by commas, got {text!r}") from None
+
+
+def build_schedule(name: str | type, params: Mapping[str, Any]) -> tuple[Any, str | None]:
+    """``(schedule, None)``, or ``(None, message)`` when the parameters do not make a schedule.
+
+    ``name`` is a key of ``SCHEDULES`` (or a schedule class); widget values are converted
+    (comma text -> tuple, ``step_size_down`` 0 -> None). The message is the constructor's.
+
+    >>> build_schedule("wsd", {"max_lr": 0.1, "total_steps": 100, "warmup_steps": 60, "decay_steps": 50})[1]
+    'WarmupStableDecay: warmup_steps + decay_steps must be <= total_steps = 100, got 60 + 50'
+    """
+    cls = name if isinstance(name, type) else S.SCHEDULES.get(name)
+    if cls is None:
+        return None, f"unknown schedule {name!r}; choose one of {', '.join(S.SCHEDULES)}"
+    kwargs = dict(params)
+    try:
+        for key in ("boundaries", "values"):
+            if key in kwargs:
+                kwargs[key] = _parse_sequence(key, kwargs[key])
+        if kwargs.get("step_size_down") == 0:
+            kwargs["step_size_down"] = None
+        return cls(**kwargs), None
+    except (TypeError, ValueError) as exc:
+        return None, f"{cls.__name__}: {exc}"
+
+
+def _num(x: float) -> str:
+    return repr(int(x)) if isinstance(x, int) else repr(float(x))
+
+
+def torch_equivalent(schedule) -> str:
+    """The PyTorch code giving the same LR per update (``scheduler.step()`` after every update).
+
+    Where torch has no such scheduler, the course schedule through ``ScheduleLR``. The code runs
+    as is with ``torch``, ``params`` (model parameters) in scope.
+
+    >>> print(torch_equivalent(S.StepDecay(0.1, 30, 0.5)))
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.5)
+    """
+    s, name = schedule, type(schedule).__name__
+    lr = next((getattr(s, f) for f in _LR_FIELDS if hasattr(s, f)), None)
+    sched, note = None, ""
+    if name == "Constant":
+        sched, note = "None", "  # a constant LR needs no scheduler"
+    elif name == "ExponentialDecay":
+        if s.decay_steps == 1:
+            sched = f"ExponentialLR(optimizer, gamma={_num(s.decay_rate)})"
+        elif s.staircase:
+            sched = f"StepLR(optimizer, step_size={s.decay_steps}, gamma={_num(s.decay_rate)})"
+        else:
+            sched = f"ExponentialLR(optimizer, gamma={_num(s.decay_rate)} ** (1 / {s.decay_steps}))"
+    elif name == "StepDecay":
+        sched = f"StepLR(optimizer, step_size={s.step_size}, gamma={_num(s.gamma)})"
+    elif name == "PiecewiseConstant":
+        ratios = [b / a for a, b in zip(s.values, s.values[1:])]
+        if ratios and all(math.isclose(r, ratios[0], rel_tol=1e-12) for r in ratios):
+            lr = s.values[0]
+            sched = f"MultiStepLR(optimizer, milestones={list(s.boundaries)}, gamma={_num(ratios[0])})"
+    elif name == "PolynomialDecay" and s.end_lr == 0:
+        sched = f"PolynomialLR(optimizer, total_iters={s.total_steps}, power={_num(s.power)})"
+    elif name == "Linear" and max(s.start_lr, s.end_lr) > 0 and min(s.start_lr, s.end_lr) >= 0:
+        lr = max(s.start_lr, s.end_lr)
+        if s.start_lr > 0:  # torch needs start_factor > 0: no warmup from exactly 0
+            sched = (f"LinearLR(optimizer, start_factor={_num(s.start_lr / lr)}, "
+                     f"end_factor={_num(s.end_lr / lr)}, total_iters={s.total_steps})")
+    elif name == "CosineAnnealing":
+        sched = f"CosineAnnealingLR(optimizer, T_max={s.total_steps}, eta_min={_num(s.min_lr)})"
+        note = "  # rises again after T_max; the course schedule holds min_lr"
+    elif name == "CosineWarmRestarts" and s.peak_decay == 1 and float(s.cycle_mult).is_integer():
+        sched = (f"CosineAnnealingWarmRestarts(optimizer, T_0={s.cycle_steps}, T_mult={int(s.cycle_mult)}, "
+                 f"eta_min={_num(s.min_lr)})")
+    elif name == "OneCycle":
+        sched = (f"OneCycleLR(optimizer, max_lr={_num(s.max_lr)}, total_steps={s.total_steps}, "
+                 f"pct_start={_num(s.pct_start)}, anneal_strategy={s.anneal!r}, div_factor={_num(s.div_factor)}, "
+                 f"final_div_factor={_num(s.final_div_factor)}, three_phase={s.three_phase}, "
+                 f"base_momentum={_num(s.base_momentum)}, max_momentum={_num(s.max_momentum)})")
+    elif name == "Cyclic":
+        sched = (f"CyclicLR(optimizer, base_lr={_num(s.base_lr)}, max_lr={_num(s.max_lr)}, "
+                 f"step_size_up={s.step_size_up}, step_size_down={s.step_size_down}, mode={s.mode!r}, "
+                 f"gamma={_num(s.gamma)}, cycle_momentum=False)")
+    momentum = ", momentum=0.9" if name == "OneCycle" else ""
+    opt = f"optimizer = torch.optim.SGD(params, lr={_num(lr if lr is not None else 0.1)}{momentum})"
+    if sched is None:
+        return (f"from lrcourse.schedules import {name}\n"
+                f"from lrcourse.torch_bridge import ScheduleLR  # torch has no scheduler for this {name}\n"
+                f"{opt}\nscheduler = ScheduleLR(optimizer, {schedule!r})")
+    prefix = "" if sched == "None" else "torch.optim.lr_scheduler."
+    return f"{opt}\nscheduler = {prefix}{sched}{note}"
+
+
+def _label(schedule) -> str:
+    """Class name with the fields that differ from their defaults: a short legend entry."""
+    if not dataclasses.is_dataclass(schedule):
+        return repr(schedule)
+    parts = []
+    for f in dataclasses.fields(schedule):
+        value = getattr(schedule, f.name)
+        if f.default is dataclasses.MISSING or value != f.default:
+            parts.append(f"{f.name}={value:.3g}" if isinstance(value, float) else f"{f.name}={value}")
+    return f"{type(schedule).__name__}({', '.join(parts)})"
+
+
+def schedule_curves(schedules: Sequence, num_steps: int) -> list[dict]:
+    """For each schedule: ``{"label", "step", "lr", "momentum"}`` over steps ``0 .. num_steps-1``.
+
+    ``momentum`` is None unless the schedule cycles momentum (OneCycle).
+
+    >>> c = schedule_curves([S.Linear(1.0, 0.0, 4)], 5)[0]
+    >>> c["label"], c["lr"].tolist(), c["momentum"]
+    ('Linear(start_lr=1, end_lr=0, total_steps=4)', [1.0, 0.75, 0.5, 0.25, 0.0], None)
+    """
+    out = []
+    for s in schedules:
+        steps = np.arange(num_steps)
+        lr = s.curve(num_steps) if hasattr(s, "curve") else np.array([s(int(t)) for t in steps])
+        mom = s.momentum_curve(num_steps) if hasattr(s, "momentum_curve") else None
+        out.append({"label": _label(s), "step": steps, "lr": lr, "momentum": mom})
+    return out
+
+
+def _control(spec: ParamSpec, widgets):
+    """The ipywidget for one ParamSpec."""
+    common = dict(description=spec.name, style={"description_width": "110px"},
+                  layout=widgets.Layout(width="420px"))
+    if spec.kind == "lr" or (spec.kind == "float" and spec.log):
+        return widgets.FloatLogSlider(value=spec.default, base=10, min=math.log10(spec.min), max=math.log10(spec.max),
+                                      step=0.05, readout_format=".2e", **common)
+    if spec.kind == "float":
+        return widgets.FloatSlider(value=spec.default, min=spec.min, max=spec.max, step=(spec.max - spec.min) / 200,
+                                   readout_format=".3g", **common)
+    if spec.kind in ("int", "optional_int"):
+        return widgets.IntSlider(value=spec.default, min=spec.min, max=spec.max, **common)
+    if spec.kind == "bool":
+        return widgets.Checkbox(value=spec.default, **common)
+    if spec.kind == "choice":
+        return widgets.Dropdown(options=list(spec.options), value=spec.default, **common)
+    return widgets.Text(value=str(spec.default), continuous_update=False, **common)
+
+
+def _new_figure(ncols: int = 1, width: float = 7.0):
+    # Not pyplot-managed: never shown twice, never counted by plt.get_fignums(). Importing pyplot
+    # first lets the inline backend register its PNG formatter for figures.
+    import matplotlib.pyplot  # noqa: F401
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(width, 3.4), layout="constrained")
+    return fig
+
+
+def _show(fig, out) -> None:
+    from IPython.display import display
+    with out:
+        out.clear_output(wait=True)
+        display(fig)
+
+
+def schedule_explorer(schedules: Sequence[str] | None = None, num_steps: int = 1000):
+    """Dropdown of course schedules, a slider per parameter, live curve, overlays, torch code.
+
+    ``schedules``: names from ``SCHEDULES`` to offer (default: all). Returns the widget box;
+    ``box.controls`` maps names to the current controls (for tests and scripted demos).
+    """
+    import ipywidgets as widgets
+
+    names = list(schedules or S.SCHEDULES)
+    unknown = [n for n in names if n not in S.SCHEDULES]
+    if unknown:
+        raise ValueError(f"schedules must be names from SCHEDULES ({', '.join(S.SCHEDULES)}), got {unknown}")
+    choose = widgets.Dropdown(options=names, value=names[0], description="schedule")
+    add = widgets.Button(description="Add to overlay", icon="plus")
+    clear = widgets.Button(description="Clear overlay")
+    params_box = widgets.VBox()
+    code = widgets.HTML()
+    out = widgets.Output()
+    fig = _new_figure()
+    overlay: list = []
+    box = widgets.VBox([widgets.HBox([choose, add, clear]), params_box, code, out])
+    box.controls = {"schedule": choose, "add": add, "clear": clear}
+    box.figure = fig
+    state = {"current": None}
+
+    def redraw(_=None):
+        params = {k: c.value for k, c in box.controls.items() if k not in ("schedule", "add", "clear")}
+        sched, error = build_schedule(choose.value, params)
+        state["current"] = sched
+        if error:
+            code.value = f"<span style='color:#b00'>⚠ {error}</span>"
+            return
+        code.value = "<pre style='font-size:85%'>" + torch_equivalent(sched) + "</pre>"
+        fig.clear()
+        ax = fig.add_subplot()
+        curves = schedule_curves(overlay + [sched], num_steps)
+        for i, c in enumerate(curves):
+            last = i == len(curves) - 1
+            ax.plot(c["step"], c["lr"], lw=2 if last else 1.2, label=c["label"],
+                    color=None if last or len(curves) < 2 else f"C{i + 1}", zorder=3 if last else 2)
+        ax.set(xlabel="step", ylabel="learning rate")
+        ax.legend(fontsize=7, loc="upper right")
+        if curves[-1]["momentum"] is not None:
+            ax2 = ax.twinx()
+            ax2.plot(curves[-1]["step"], curves[-1]["momentum"], color="grey", ls="--", lw=1)
+            ax2.set_ylabel("momentum (dashed)")
+        _show(fig, out)
+
+    def rebuild(_=None):
+        specs = param_specs(S.SCHEDULES[choose.value], num_steps)
+        controls = {s.name: _control(s, widgets) for s in specs}
+        for c in controls.values():
+            c.observe(redraw, names="value")
+        for k in [k for k in box.controls if k not in ("schedule", "add", "clear")]:
+            del box.controls[k]
+        box.controls.update(controls)
+        params_box.children = list(controls.values())
+        redraw()
+
+    def add_overlay(_=None):
+        if state["current"] is not None and state["current"] not in overlay:
+            overlay.append(state["current"])
+        redraw()
+
+    def clear_overlay(_=None):
+        overlay.clear()
+        redraw()
+
+    choose.observe(rebuild, names="value")
+    add.on_click(add_overlay)
+    clear.on_click(clear_overlay)
+    rebuild()
+    return box
+
+
+# ============================================================================ LR explorer (2-D GD)
+#: Test functions: eigenvalues/curvature ``L`` (at the minimum), the minimum, a start point, a window.
+FUNCTIONS = {
+    "quadratic": {"L": 10.0, "minimum": (0.0, 0.0), "x0": (-1.8, 1.6), "steps": 40, "window": ((-2.2, 2.2), (-2.0, 2.0))},
+    "rosenbrock": {"L": 1001.6, "minimum": (1.0, 1.0), "x0": (-0.8, 0.4), "steps": 1000, "window": ((-1.5, 1.6), (-0.6, 1.6))},
+}
+_QUADRATIC_EIGS = (10.0, 1.0)  # f(x, y) = (10 x^2 + y^2) / 2: L = 10, condition number 10
+
+
+def _f(fn_name: str, x, y):
+    if fn_name == "quadratic":
+        return 0.5 * (_QUADRATIC_EIGS[0] * x ** 2 + _QUADRATIC_EIGS[1] * y ** 2)
+    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
+
+
+def gd_trajectory(fn_name: str, lr: float, steps: int, x0: Sequence[float] | None = None) -> np.ndarray:
+    r"""Gradient descent :math:`x_{t+1} = x_t - \eta \nabla f(x_t)`; the points, shape ``(steps + 1, 2)``.
+
+    ``fn_name``: "quadratic" (:math:`f = (10x^2 + y^2)/2`, L = 10, stable iff lr < 2/L = 0.2) or
+    "rosenbrock" (:math:`(1-x)^2 + 100(y-x^2)^2`, L ≈ 1001.6 at the minimum (1, 1), larger on the
+    way there). A run that blows up (|x| > 1e6) is cut there: the rest of the rows are NaN.
+
+    >>> gd_trajectory("quadratic", 0.1, 2, x0=(1.0, 1.0)).round(3).tolist()
+    [[1.0, 1.0], [0.0, 0.9], [0.0, 0.81]]
+    """
+    if fn_name not in FUNCTIONS:
+        raise ValueError(f"fn_name must be one of {list(FUNCTIONS)}, got {fn_name!r}")
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
+        raise ValueError(f"lr must be a non-negative finite number, got {lr!r}")
+    if int(steps) != steps or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    x0 = np.asarray(FUNCTIONS[fn_name]["x0"] if x0 is None else x0, dtype=float)
+    if fn_name == "quadratic":
+        traj = quadratic_gd(list(_QUADRATIC_EIGS), x0, lr, int(steps))
+    else:
+        traj = np.full((int(steps) + 1, 2), np.nan)
+        traj[0] = p = x0
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in range(int(steps)):
+                x, y = p
+                grad = np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
+                p = p - lr * grad
+                traj[t + 1] = p
+                if not np.all(np.isfinite(p)) or np.abs(p).max() > 1e6:
+                    break
+    bad = ~np.isfinite(traj).all(axis=1) | (np.abs(np.nan_to_num(traj, nan=0.0)).max(axis=1) > 1e6)
+    if bad.any():
+        traj[np.argmax(bad):] = np.nan
+    return traj
+
+
+def classify(trajectory: np.ndarray, minimum: Sequence[float] | None = None) -> str:
+    """"converges", "oscillates" (flips back and forth without getting closer) or "diverges".
+
+    Compares the size r of the last point's error with the error halfway through the run: the
+    distance to ``minimum`` when given, else the step length. Non-finite points or r > 1.05:
+    diverges; r < 0.95: converges; otherwise converges (slowly) unless successive moves flip
+    direction, which is oscillation (at exactly lr = 2/L the top-curvature coordinate flips sign
+    forever at constant size).
+
+    >>> [classify(gd_trajectory("quadratic", k * 0.2, 100)) for k in (0.5, 1.0, 1.1)]
+    ['converges', 'oscillates', 'diverges']
+    """
+    traj = np.asarray(trajectory, dtype=float)
+    if traj.ndim != 2 or len(traj) < 3:
+        raise ValueError(f"trajectory must have shape (steps + 1, d) with steps >= 2, got {traj.shape}")
+    if not np.isfinite(traj).all():
+        return "diverges"
+    moves = np.diff(traj, axis=0)
+    if minimum is not None:
+        size = np.linalg.norm(traj - np.asarray(minimum, dtype=float), axis=1)[1:]
+    else:
+        size = np.linalg.norm(moves, axis=1)
+    half, end = size[len(size) // 2], size[-1]
+    scale = max(size.max(), 1e-300)
+    if end <= 1e-9 * scale:
+        return "converges"
+    ratio = end / half if half > 1e-12 * scale else np.inf
+    if ratio > 1.05:
+        return "diverges"
+    if ratio < 0.95:
+        return "converges"
+    flips = np.einsum("ij,ij->i", moves[:-1], moves[1:]) < 0
+    return "oscillates" if flips[len(flips) // 2:].mean() > 0.5 else "converges"
+
+
+def describe_run(fn_name: str, lr: float, trajectory: np.ndarray) -> str:
+    """The readout: ``"lr = 0.90 × 2/L: converges, oscillating"``.
+
+    >>> describe_run("quadratic", 0.18, gd_trajectory("quadratic", 0.18, 100))
+    'lr = 0.18 = 0.90 × 2/L: converges, oscillating'
+    """
+    limit = 2.0 / FUNCTIONS[fn_name]["L"]
+    verdict = classify(trajectory, FUNCTIONS[fn_name]["minimum"] if fn_name == "rosenbrock" else None)
+    text = f"lr = {lr:.3g} = {lr / limit:.2f} × 2/L{' (L at the minimum)' if fn_name == 'rosenbrock' else ''}: {verdict}"
+    if verdict == "converges":
+        # oscillating: some coordinate flips sign at most of its moves (the fast one dies out first)
+        moves = np.diff(trajectory, axis=0)[: max(2, len(trajectory) // 4)]
+        flips = (np.sign(moves[:-1]) * np.sign(moves[1:]) < 0).mean(axis=0)
+        text += ", oscillating" if flips.max() > 0.5 else ", monotonically"
+    return text
+
+
+def lr_explorer(fn_name: str = "quadratic", steps: int | None = None):
+    """GD on a 2-D quadratic (or Rosenbrock) with an LR slider; the trajectory on contour lines.
+
+    The slider spans 0.01 to 1.5 × 2/L; the title says where the LR is relative to 2/L and
+    whether the run converges, oscillates or diverges.
+    """
+    import ipywidgets as widgets
+
+    choose = widgets.Dropdown(options=list(FUNCTIONS), value=fn_name, description="function")
+    limit = 2.0 / FUNCTIONS[fn_name]["L"]
+    lr = widgets.FloatLogSlider(value=0.9 * limit, base=10, min=math.log10(0.01 * limit),
+                                max=math.log10(1.5 * limit), step=0.01, readout_format=".3g", description="lr")
+    n = widgets.IntSlider(value=steps or FUNCTIONS[fn_name]["steps"], min=2, max=2000, description="steps")
+    readout = widgets.HTML()
+    out = widgets.Output()
+    fig = _new_figure(width=6.0)
+    box = widgets.VBox([widgets.HBox([choose, n]), lr, readout, out])
+    box.controls = {"function": choose, "lr": lr, "steps": n}
+    box.figure = fig
+
+    def redraw(_=None):
+        name = choose.value
+        traj = gd_trajectory(name, lr.value, n.value)
+        text = describe_run(name, lr.value, traj)
+        readout.value = f"<b>{text}</b>"
+        (x0, x1), (y0, y1) = FUNCTIONS[name]["window"]
+        X, Y = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
+        Z = _f(name, X, Y)
+        fig.clear()
+        ax = fig.add_subplot()
+        levels = np.geomspace(max(Z.min(), 1e-3), Z.max(), 15)
+        ax.contour(X, Y, Z, levels=levels, colors="0.7", linewidths=0.8)
+        ok = traj[np.isfinite(traj).all(axis=1)]
+        ax.plot(ok[:, 0], ok[:, 1], "o-", ms=3, lw=1, color="C3")
+        ax.plot(*FUNCTIONS[name]["minimum"], "k*", ms=10)
+        ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y", title=text)
+        _show(fig, out)
+
+    def new_function(_=None):
+        lim = 2.0 / FUNCTIONS[choose.value]["L"]
+        with lr.hold_trait_notifications():
+            lr.min, lr.max = math.log10(0.01 * lim), math.log10(1.5 * lim)
+            lr.value = 0.9 * lim
+            n.value = FUNCTIONS[choose.value]["steps"]
+        redraw()
+
+    choose.observe(new_function, names="value")
+    lr.observe(redraw, names="value")
+    n.observe(redraw, names="value")
+    redraw()
+    return box
+
+
+# ============================================================================ training explorer
+@dataclass(frozen=True)
+class Run:
+    """One explorer run: the schedule scaled to ``total_steps = epochs * steps_per_epoch`` updates."""
+
+    schedule_name: str
+    peak_lr: float
+    epochs: int
+    batch_size: int
+    steps_per_epoch: int
+    total_steps: int
+    schedule: Any
+
+
+def make_run(schedule_name: str, peak_lr: float, epochs: int, data: Any, *, batch_size: int = 64) -> Run:
+    """Scale recipe ``schedule_name`` (``lrcourse.experiments.RECIPES``) to the run's update count.
+
+    ``data``: a Dataset (its ``train`` size is used) or the number of training samples.
+    Steps per epoch = ceil(n_train / batch_size), as ``fit`` batches them (last batch kept).
+
+    >>> r = make_run("cosine", 0.1, epochs=3, data=1000, batch_size=100)
+    >>> r.total_steps, r.schedule
+    (30, CosineAnnealing(lr=0.1, total_steps=30, min_lr=0.0))
+    """
+    from lrcourse.experiments import RECIPES
+
+    if schedule_name not in RECIPES:
+        raise ValueError(f"schedule_name must be one of {list(RECIPES)}, got {schedule_name!r}")
+    if not (isinstance(peak_lr, (int, float)) and math.isfinite(peak_lr) and peak_lr > 0):
+        raise ValueError(f"peak_lr must be a positive number, got {peak_lr!r}")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n_train = data if isinstance(data, int) else len(data.train[1])
+    if isinstance(n_train, bool) or n_train < 1:
+        raise ValueError(f"data must be a Dataset or a positive number of samples, got {data!r}")
+    steps_per_epoch = -(-n_train // batch_size)
+    total = epochs * steps_per_epoch
+    return Run(schedule_name, float(peak_lr), epochs, batch_size, steps_per_epoch, total,
+               RECIPES[schedule_name](float(peak_lr), total))
+
+
+def _load(data: str):
+    from lrcourse import data as D
+    if data not in ("digits", "mnist1d"):
+        raise ValueError(f"data must be 'digits' or 'mnist1d', got {data!r}")
+    return D.digits() if data == "digits" else D.mnist1d()
+
+
+def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch_size: int = 64):
+    """Pick a schedule and a peak LR, press Train: an MLP trains with SGD + momentum 0.9 and the
+    loss and LR curves update every epoch; the previous run stays in grey for comparison."""
+    import ipywidgets as widgets
+    import torch
+
+    from lrcourse.callbacks import Callback
+    from lrcourse.experiments import RECIPES
+    from lrcourse.models import mlp
+    from lrcourse.training import fit
+
+    ds = _load(data)
+    choose = widgets.Dropdown(options=list(RECIPES), value="cosine", description="schedule")
+    peak = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.05, readout_format=".3g",
+                                  description="peak lr")
+    epochs = widgets.IntSlider(value=10, min=1, max=30, description="epochs")
+    train = widgets.Button(description="Train", icon="play", button_style="primary")
+    status = widgets.HTML()
+    out = widgets.Output()
+    fig = _new_figure(width=8.0)
+    box = widgets.VBox([widgets.HBox([choose, peak]), widgets.HBox([epochs, train]), status, out])
+    box.controls = {"schedule": choose, "peak_lr": peak, "epochs": epochs, "train": train}
+    box.figure = fig
+    box.runs = []  # (Run, History) of finished runs; the last one is drawn in grey
+
+    def draw(run, history):
+        fig.clear()
+        ax_loss, ax_lr = fig.subplots(1, 2)
+        previous = box.runs[-1] if box.runs else None
+        if previous is not None:
+            prun, ph = previous
+            ax_loss.plot(ph.loss, color="0.75", lw=0.8, label=f"previous: {prun.schedule_name} {prun.peak_lr:.3g}")
+            ax_lr.plot(ph.lr, color="0.75", lw=1.2)
+        ax_loss.plot(history.loss, color="C0", lw=0.8, label=f"{run.schedule_name} {run.peak_lr:.3g} (batch)")
+        if history.val_loss:
+            ax_loss.plot(history.epoch_steps, history.val_loss, "o-", color="C1", ms=3, label="validation")
+        ax_loss.set(xlabel="step", ylabel="loss", yscale="log", xlim=(0, run.total_steps))
+        ax_loss.legend(fontsize=7)
+        ax_lr.plot(run.schedule.curve(run.total_steps), color="C0", lw=0.8, ls=":")
+        ax_lr.plot(history.lr, color="C0", lw=1.5)
+        ax_lr.set(xlabel="step", ylabel="learning rate", xlim=(0, run.total_steps))
+        _show(fig, out)
+
+    class LivePlot(Callback):  # records nothing new: redraws from the trainer's history
+        order = 100
+
+        def __init__(self, run):
+            self.run = run
+
+        def after_epoch(self, trainer):
+            h = trainer.history
+            acc = f", val acc {h.val_acc[-1]:.3f}" if h.val_acc else ""
+            status.value = f"epoch {trainer.epoch + 1}/{self.run.epochs}{acc}"
+            draw(self.run, h)
+
+    def on_train(_=None):
+        run = make_run(choose.value, peak.value, epochs.value, ds, batch_size=batch_size)
+        model = mlp(ds.num_features, hidden=tuple(hidden), out_features=ds.num_classes, seed=0)
+        train.disabled = True
+        try:
+            history = fit(model, ds.train, ds.val, epochs=run.epochs, batch_size=batch_size,
+                          optimizer=lambda p: torch.optim.SGD(p, lr=run.peak_lr, momentum=0.9),
+                          schedule=run.schedule, progress=False, seed=0, callbacks=[LivePlot(run)])
+        finally:
+            train.disabled = False
+        if history.diverged:
+            status.value += f" — <b>diverged</b> at step {history.diverged_at}: try a lower peak LR"
+        box.runs.append((run, history))
+
+    train.on_click(on_train)
+    status.value = f"{ds!r}: press Train"
+    return box

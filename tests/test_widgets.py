@@ -1,0 +1,235 @@
+"""Widgets: the pure parts (specs, builders, torch code, GD classification, run scaling) and
+smoke tests that build each widget, move its controls and check that figures do not pile up."""
+import dataclasses
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from lrcourse import schedules as S
+from lrcourse.experiments import RECIPES
+from lrcourse.widgets import (FUNCTIONS, ParamSpec, build_schedule, classify, describe_run, gd_trajectory,
+                              lr_explorer, make_run, param_specs, schedule_curves, schedule_explorer,
+                              torch_equivalent, training_explorer)
+
+
+# --- param_specs / build_schedule ----------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(S.SCHEDULES))
+def test_param_specs_cover_every_field_and_their_defaults_build(name):
+    cls = S.SCHEDULES[name]
+    specs = param_specs(cls, num_steps=500)
+    assert [p.name for p in specs] == [f.name for f in dataclasses.fields(cls)]
+    for p in specs:
+        assert p.kind in ("lr", "float", "int", "optional_int", "bool", "choice", "sequence")
+        if p.kind == "lr":
+            assert p.log and p.min <= p.default <= p.max
+        if p.kind in ("float", "int", "optional_int"):
+            assert p.min <= p.default <= p.max, p
+        if p.kind == "int":
+            assert isinstance(p.default, int) and p.max == 500
+        if p.kind == "choice":
+            assert p.default in p.options
+    sched, error = build_schedule(name, {p.name: p.default for p in specs})
+    assert error is None and isinstance(sched, cls)
+
+
+def test_param_specs_kinds_for_known_fields():
+    kinds = {p.name: (p.kind, p.log) for p in param_specs(S.OneCycle, 1000)}
+    assert kinds["max_lr"] == ("lr", True) and kinds["total_steps"] == ("int", False)
+    assert kinds["anneal"][0] == "choice" and kinds["three_phase"][0] == "bool"
+    assert kinds["final_div_factor"] == ("float", True)
+    with pytest.raises(TypeError, match="cls"):
+        param_specs(S.CosineAnnealing(0.1, 10))
+    with pytest.raises(ValueError, match="num_steps"):
+        param_specs(S.CosineAnnealing, 1)
+
+
+@pytest.mark.parametrize("name, params, words", [
+    ("wsd", dict(max_lr=0.1, total_steps=100, warmup_steps=60, decay_steps=50), "warmup_steps + decay_steps"),
+    ("cyclic", dict(base_lr=0.5, max_lr=0.1), "base_lr must be <= max_lr"),
+    ("piecewise", dict(boundaries="10, 20", values="0.1, 0.01"), "values must have len(boundaries) + 1"),
+    ("piecewise", dict(boundaries="10, x", values="0.1, 0.01, 0.001"), "boundaries must be numbers"),
+    ("cosine", dict(lr=0.1), "total_steps"),
+    ("nope", {}, "unknown schedule 'nope'"),
+])
+def test_build_schedule_returns_a_message_not_a_traceback(name, params, words):
+    sched, error = build_schedule(name, params)
+    assert sched is None and words in error
+
+
+def test_build_schedule_converts_widget_values():
+    sched, error = build_schedule("piecewise", {"boundaries": "10, 20", "values": "0.1, 0.01, 0.001"})
+    assert error is None and sched == S.PiecewiseConstant((10, 20), (0.1, 0.01, 0.001))
+    sched, _ = build_schedule("cyclic", {"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 5, "step_size_down": 0})
+    assert sched.step_size_down is None
+
+
+# --- torch_equivalent --------------------------------------------------------------------------
+def test_torch_equivalent_strings():
+    assert torch_equivalent(S.CosineAnnealing(0.1, 1000, 0.0)).splitlines() == [
+        "optimizer = torch.optim.SGD(params, lr=0.1)",
+        "scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=1000, eta_min=0.0)"
+        "  # rises again after T_max; the course schedule holds min_lr"]
+    assert torch_equivalent(S.StepDecay(0.1, 30, 0.5)).endswith("StepLR(optimizer, step_size=30, gamma=0.5)")
+    assert torch_equivalent(S.ExponentialDecay(0.1, 0.9)).endswith("ExponentialLR(optimizer, gamma=0.9)")
+    assert torch_equivalent(S.ExponentialDecay(0.1, 0.9, 10)).endswith("ExponentialLR(optimizer, gamma=0.9 ** (1 / 10))")
+    assert torch_equivalent(S.ExponentialDecay(0.1, 0.9, 10, True)).endswith("StepLR(optimizer, step_size=10, gamma=0.9)")
+    code = torch_equivalent(S.InverseTimeDecay(0.1, 0.5))
+    assert "ScheduleLR(optimizer, InverseTimeDecay(lr=0.1, decay_rate=0.5" in code and "torch has no" in code
+
+
+def _run_code(code, steps):
+    params = [torch.zeros(1, requires_grad=True)]
+    ns = {"torch": torch, "params": params}
+    exec(code, ns)
+    opt, sched, lrs = ns["optimizer"], ns["scheduler"], []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return np.array(lrs)
+
+
+@pytest.mark.parametrize("schedule, steps", [
+    (S.CosineAnnealing(0.1, 50, 0.001), 51),          # torch rises again after T_max: compare up to it
+    (S.StepDecay(0.3, 7, 0.5), 40),
+    (S.ExponentialDecay(0.1, 0.9), 40),
+    (S.ExponentialDecay(0.1, 0.5, 8), 40),
+    (S.ExponentialDecay(0.1, 0.5, 8, staircase=True), 40),
+    (S.PiecewiseConstant((10, 25), (0.1, 0.01, 0.001)), 40),
+    (S.PolynomialDecay(0.1, 30, 0.0, 2.0), 30),
+    (S.Linear(0.01, 0.1, 20), 30),
+    (S.Linear(0.1, 0.01, 20), 30),
+    (S.CosineWarmRestarts(0.1, 10, 2, 0.001), 60),
+    (S.OneCycle(0.1, 50), 50),
+    (S.Cyclic(0.01, 0.1, 5, 3, "triangular2"), 40),
+    (S.Constant(0.05), 5),
+    (S.WarmupStableDecay(0.1, 40, 5, 10), 45),         # no torch equivalent: through ScheduleLR
+    (S.InverseTimeDecay(0.1, 0.5, 4), 20),
+])
+def test_torch_equivalent_code_gives_the_same_lrs(schedule, steps):
+    lrs = _run_code(torch_equivalent(schedule), steps)
+    np.testing.assert_allclose(lrs, schedule.curve(steps), rtol=1e-9, atol=1e-12)
+
+
+# --- schedule_curves --------------------------------------------------------------------------
+def test_schedule_curves_lr_and_momentum():
+    one, cos = schedule_curves([S.OneCycle(0.1, 40), S.CosineAnnealing(0.1, 40)], 50)
+    np.testing.assert_array_equal(one["lr"], S.OneCycle(0.1, 40).curve(50))
+    assert one["momentum"] is not None and math.isclose(one["momentum"][0], 0.95)
+    assert cos["momentum"] is None and cos["label"] == "CosineAnnealing(lr=0.1, total_steps=40)"
+
+
+# --- gradient descent on 2-D functions -----------------------------------------------------------
+def test_quadratic_trajectory_is_the_closed_form():
+    lr, x0 = 0.15, np.array([-1.8, 1.6])
+    traj = gd_trajectory("quadratic", lr, 10, x0)
+    t = np.arange(11)[:, None]
+    np.testing.assert_allclose(traj, x0 * (1 - lr * np.array([10.0, 1.0])) ** t)
+
+
+@pytest.mark.parametrize("fraction, verdict", [(0.3, "converges"), (0.9, "converges"), (0.99, "converges"),
+                                               (1.0, "oscillates"), (1.02, "diverges"), (1.5, "diverges")])
+def test_classify_around_two_over_L(fraction, verdict):
+    limit = 2 / FUNCTIONS["quadratic"]["L"]
+    assert classify(gd_trajectory("quadratic", fraction * limit, 150)) == verdict
+
+
+def test_readout_says_oscillating_only_above_one_over_L():
+    assert describe_run("quadratic", 0.18, gd_trajectory("quadratic", 0.18, 60)) == \
+        "lr = 0.18 = 0.90 × 2/L: converges, oscillating"
+    assert describe_run("quadratic", 0.08, gd_trajectory("quadratic", 0.08, 60)).endswith("converges, monotonically")
+    assert describe_run("quadratic", 0.3, gd_trajectory("quadratic", 0.3, 60)).endswith("diverges")
+
+
+def test_rosenbrock_minimum_is_a_fixed_point_and_blowups_are_cut():
+    np.testing.assert_allclose(gd_trajectory("rosenbrock", 0.001, 5, x0=(1.0, 1.0)), np.ones((6, 2)))
+    far = gd_trajectory("rosenbrock", 0.01, 50)
+    assert np.isnan(far[-1]).all() and classify(far, (1, 1)) == "diverges"
+    assert classify(gd_trajectory("rosenbrock", 0.001, 500), (1.0, 1.0)) == "converges"
+
+
+@pytest.mark.parametrize("args, words", [(("cubic", 0.1, 5), "fn_name"), (("quadratic", -1.0, 5), "lr"),
+                                         (("quadratic", 0.1, 2.5), "steps")])
+def test_gd_trajectory_bad_input(args, words):
+    with pytest.raises(ValueError, match=words):
+        gd_trajectory(*args)
+
+
+# --- make_run ------------------------------------------------------------------------------------
+def test_make_run_scales_the_recipe_to_the_update_count():
+    run = make_run("onecycle", 0.3, epochs=4, data=1437, batch_size=64)
+    assert (run.steps_per_epoch, run.total_steps) == (23, 92)
+    assert run.schedule == RECIPES["onecycle"](0.3, 92)
+
+    class FakeData:
+        train = (None, list(range(100)))
+    assert make_run("cosine", 0.1, 2, FakeData(), batch_size=30).total_steps == 8
+
+
+@pytest.mark.parametrize("kwargs, words", [(dict(schedule_name="nope"), "schedule_name"), (dict(peak_lr=0.0), "peak_lr"),
+                                           (dict(epochs=0), "epochs"), (dict(data=0), "data")])
+def test_make_run_bad_input(kwargs, words):
+    args = dict(schedule_name="cosine", peak_lr=0.1, epochs=2, data=100) | kwargs
+    with pytest.raises(ValueError, match=words):
+        make_run(**args)
+
+
+# --- widget smoke tests ----------------------------------------------------------------------------
+def _lines(widget):
+    return widget.figure.axes[0].get_lines()
+
+
+def test_schedule_explorer_updates_overlays_and_reports_errors():
+    before = plt.get_fignums()
+    w = schedule_explorer(num_steps=200)
+    for name in S.SCHEDULES:
+        w.controls["schedule"].value = name
+        assert "scheduler = " in w.children[2].value
+    w.controls["schedule"].value = "cosine"
+    params_box = w.children[1]
+    params_box.children[0].value = 0.5  # lr slider, by position as a notebook user would reach it
+    np.testing.assert_allclose(_lines(w)[-1].get_ydata(), S.CosineAnnealing(0.5, 200).curve(200))
+    assert "CosineAnnealingLR(optimizer, T_max=200" in w.children[2].value
+    w.controls["add"].click()
+    w.controls["lr"].value = 0.2
+    assert len(_lines(w)) == 2
+    w.controls["clear"].click()
+    assert len(_lines(w)) == 1
+    w.controls["schedule"].value = "onecycle"
+    assert len(w.figure.axes) == 2  # momentum on a second axis
+    w.controls["schedule"].value = "wsd"
+    w.controls["warmup_steps"].value = 190
+    assert "⚠" in w.children[2].value and "warmup_steps + decay_steps" in w.children[2].value
+    assert plt.get_fignums() == before
+
+
+def test_lr_explorer_readout_follows_the_slider():
+    before = plt.get_fignums()
+    w = lr_explorer()
+    assert "0.90 × 2/L: converges, oscillating" in w.children[2].value
+    w.controls["lr"].value = 0.25
+    assert "1.25 × 2/L: diverges" in w.children[2].value
+    w.controls["function"].value = "rosenbrock"
+    assert "(L at the minimum)" in w.children[2].value and w.controls["steps"].value == 1000
+    assert plt.get_fignums() == before
+
+
+def test_training_explorer_trains_and_keeps_the_previous_run():
+    before = plt.get_fignums()
+    w = training_explorer(hidden=(16,))
+    w.controls["epochs"].value = 1
+    w.controls["train"].click()
+    w.controls["schedule"].value = "linear"
+    w.controls["peak_lr"].value = 0.05
+    w.controls["train"].click()
+    (run1, h1), (run2, h2) = w.runs
+    assert run2.schedule == RECIPES["linear"](0.05, run2.total_steps)
+    np.testing.assert_allclose(h2.lr, run2.schedule.curve(run2.total_steps))  # the applied LR is the schedule
+    assert "epoch 1/1" in w.children[2].value
+    grey = [l for l in w.figure.axes[0].get_lines() if l.get_color() == "0.75"]
+    assert len(grey) == 1 and len(grey[0].get_ydata()) == len(h1.loss)
+    assert plt.get_fignums() == before
