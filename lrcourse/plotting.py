@@ -10,7 +10,7 @@ import numbers
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_schedules"]
+__all__ = ["plot_schedules", "plot_comparison", "plot_lr_sweep", "plot_history"]
 
 
 def _check_num_steps(num_steps):
@@ -75,4 +75,134 @@ def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=
     if title is not None:
         ax.set_title(title)
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_comparison(results, ax=None, metric="val_acc"):
+    """Each schedule at its own best peak LR: mean ± std over seeds of ``metric``, best on top.
+
+    ``results`` is an ``lrcourse.experiments.Results``; x is ``metric`` (mean over seeds, error
+    bar = sample std), one row per schedule, sorted by ``Results.table(metric)``. Each row is
+    labelled with the peak LR it was picked at: the schedules ran at different peaks, on purpose.
+    Returns ``ax``.
+
+    >>> from lrcourse.experiments import Results
+    >>> rows = [{"schedule": s, "peak_lr": 0.1, "seed": k, "val_acc": a + 0.01 * k, "val_loss": 1.0,
+    ...          "train_loss": 0.5} for s, a in [("constant", 0.66), ("cosine", 0.71)] for k in (0, 1)]
+    >>> ax = plot_comparison(Results(rows))
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['constant (peak 0.1)', 'cosine (peak 0.1)']
+    """
+    table = results.table(metric)[::-1]  # drawn bottom-up: the best schedule ends on top
+    if not table:
+        raise ValueError("results must hold at least one run, got none")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.4 * len(table) + 1.4), layout="constrained")
+    ys = np.arange(len(table))
+    ax.errorbar([e[metric + "_mean"] for e in table], ys, xerr=[e[metric + "_std"] for e in table],
+                fmt="o", capsize=4)
+    ax.set_yticks(ys, [f"{e['schedule']} (peak {e['peak_lr']:g})" for e in table])
+    ax.set_xlabel(f"{metric} (mean ± std over {table[0]['seeds']} seeds)")
+    ax.set_title("each schedule at its own best peak LR")
+    ax.grid(axis="x", alpha=0.3)
+    return ax
+
+
+def plot_lr_sweep(results, ax=None, metric="val_acc"):
+    """``metric`` against peak LR (log x) per schedule: mean line, ± std band over seeds, ★ at its best.
+
+    Shows that each schedule has its own optimal peak LR, which is why ``compare`` picks the peak
+    per schedule instead of comparing every schedule at one shared peak. Returns ``ax``.
+
+    >>> from lrcourse.experiments import Results
+    >>> rows = [{"schedule": "cosine", "peak_lr": lr, "seed": 0, "val_acc": a}
+    ...         for lr, a in [(0.03, 0.65), (0.1, 0.71), (0.3, 0.69)]]
+    >>> ax = plot_lr_sweep(Results(rows))
+    >>> ax.get_xscale(), ax.get_lines()[0].get_ydata().tolist()
+    ('log', [0.65, 0.71, 0.69])
+    """
+    sweep = results.sweep(metric)
+    if not sweep:
+        raise ValueError("results must hold at least one run, got none")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    best = results.best(metric)
+    for i, (name, points) in enumerate(sweep.items()):
+        lrs, means, stds = (np.array(v, dtype=float) for v in zip(*points))
+        color = f"C{i % 10}"
+        ax.plot(lrs, means, "o-", color=color, label=name, ms=4)
+        ax.fill_between(lrs, means - stds, means + stds, color=color, alpha=0.15, lw=0)
+        k = int(np.argmin(np.abs(lrs - best[name])))
+        ax.plot(lrs[k], means[k], "*", color=color, ms=13, mec="k", mew=0.6)
+    ax.set_xscale("log")
+    grid = sorted({lr for points in sweep.values() for lr, _, _ in points})
+    ax.set_xticks(grid, [f"{lr:g}" for lr in grid])  # label the LRs that were run, nothing else
+    ax.minorticks_off()
+    ax.set_xlabel("peak learning rate")
+    ax.set_ylabel(f"{metric} (mean ± std over seeds)")
+    ax.set_title("LR sweep per schedule (★ = its best peak LR)")
+    ax.legend(fontsize="small", ncol=2)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_history(history, ax=None, log_loss=False, lr_log=False, title=None):
+    """Loss per update (and per-epoch validation loss) with the applied LR on a twin axis.
+
+    ``history`` is the ``History`` returned by ``lrcourse.training.fit`` (or its ``to_dict()``).
+    Left axis: the batch loss of every update (thin), the mean training loss and the
+    validation loss at each epoch end (markers). Right axis (a ``twinx`` of ``ax``, found in
+    ``ax.figure.axes``): the LR applied at each update. NaN-safe: non-finite losses are left
+    out of the lines and the y-limits, and a diverged run gets a red line at ``diverged_at``.
+    Returns ``ax`` (the loss axis).
+
+    >>> from lrcourse.training import History
+    >>> h = History(lr=[0.1, 0.1, 0.05, 0.05], loss=[2.3, 1.9, 1.5, float("nan")],
+    ...             train_loss=[2.1, 1.5], val_loss=[2.0, 1.6], epoch_steps=[2, 4],
+    ...             diverged=True, diverged_at=3)
+    >>> ax = plot_history(h)
+    >>> [line.get_label() for line in ax.get_lines()][:3], bool(ax.get_ylim()[1] < 10)
+    (['batch loss', 'train loss (epoch mean)', 'val loss'], True)
+    """
+    h = history.to_dict() if hasattr(history, "to_dict") else history
+    if not isinstance(h, dict) or "lr" not in h or "loss" not in h:
+        raise TypeError(f"history must be a History (or History.to_dict()), got {type(history).__name__}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+
+    def finite(values):  # inf would wreck the autoscaling; NaN just leaves a gap
+        a = np.asarray(values, dtype=float)
+        return np.where(np.isfinite(a), a, np.nan)
+
+    loss = finite(h["loss"])
+    steps = np.arange(len(loss))
+    ax.plot(steps, loss, lw=0.8, alpha=0.5, color="C0", label="batch loss")
+    ends = np.asarray(h.get("epoch_steps") or [], dtype=float) - 1  # the last update of each epoch
+    for key, style, label in (("train_loss", "o-", "train loss (epoch mean)"), ("val_loss", "s-", "val loss")):
+        values = finite(h.get(key) or [])
+        if len(values) and len(values) == len(ends):
+            ax.plot(ends, values, style, ms=4, color="C0" if key == "train_loss" else "C1", label=label)
+    shown = np.concatenate([loss, finite(h.get("val_loss") or [])])
+    shown = shown[np.isfinite(shown)]
+    if log_loss and len(shown) and shown.min() > 0:
+        ax.set_yscale("log")
+    elif len(shown):
+        top = float(np.percentile(shown, 99)) * 1.1  # a single spike should not flatten the curve
+        ax.set_ylim(min(0.0, float(shown.min())), max(top, float(shown.min()) + 1e-12))
+    if h.get("diverged") and h.get("diverged_at") is not None:
+        ax.axvline(h["diverged_at"], color="red", ls=":", lw=1.2, label=f"diverged (step {h['diverged_at']})")
+    ax.set_xlabel("step (optimizer updates)")
+    ax.set_ylabel("loss")
+
+    lr_ax = ax.twinx()
+    lr = finite(h["lr"])
+    lr_ax.plot(np.arange(len(lr)), lr, color="C2", lw=1.5, label="lr")
+    if lr_log and np.nanmin(lr, initial=np.inf) > 0:
+        lr_ax.set_yscale("log")
+    lr_ax.set_ylabel("learning rate", color="C2")
+    lr_ax.tick_params(axis="y", colors="C2")
+    handles = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    ax.set_title(title if title is not None else "training history")
+    ax.grid(alpha=0.3)
     return ax

@@ -236,3 +236,24 @@ def test_bad_input_names_the_parameter(kwargs, param):
 def test_unknown_schedule_lists_the_valid_names():
     with pytest.raises(ValueError, match="onecycle"):
         compare(["cosin"], lrs=[0.1], seeds=[0], data="digits", epochs=1, progress=False)
+
+
+# --- plots -----------------------------------------------------------------------------------
+
+
+def test_plots_draw_every_schedule_at_its_best_lr(small):
+    import matplotlib.pyplot as plt
+
+    from lrcourse.plotting import plot_comparison, plot_lr_sweep
+
+    fig, (a, b) = plt.subplots(1, 2)
+    assert plot_comparison(small, ax=a) is a and plot_lr_sweep(small, ax=b) is b
+    best = small.best()
+    labels = [t.get_text() for t in a.get_yticklabels()]
+    assert sorted(labels) == sorted(f"{s} (peak {lr:g})" for s, lr in best.items())
+    mean_lines = [line for line in b.get_lines() if line.get_label() in best]
+    assert [line.get_xdata().tolist() for line in mean_lines] == [[0.05, 0.2]] * 2
+    assert b.get_xscale() == "log"
+    loss = plot_comparison(small, metric="val_loss")
+    assert "val_loss" in loss.get_xlabel()
+    plt.close("all")
