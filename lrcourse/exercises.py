@@ -11,7 +11,9 @@ works for autograding):
   factory ``Cls(**params)`` returning a ``step -> lr`` callable. Only the fields the learner
   accepts are passed and varied; the others keep the reference's values. ``reference`` is a
   schedule class (``CosineAnnealing``), an instance (``CosineAnnealing(0.1, 100)``: its values are
-  the fixed set) or any ``step -> lr`` callable (checked as is, no random sets).
+  the fixed set), a factory function with ``params`` (``warmup_cosine, params=dict(max_lr=0.1,
+  total_steps=100, warmup_steps=10)``: random sets vary its arguments too), or any plain
+  ``step -> lr`` callable without ``params`` (checked as is, no random sets).
 - ``check_value(answer, expected)``: a "compute this number" question.
 - ``check_choice(answer, correct, explanations)``: multiple choice.
 
@@ -183,7 +185,8 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
     """Compare ``learner`` with the course ``reference`` schedule at every step; explain the first miss.
 
     learner:       ``fn(step, **params) -> lr``, or ``Cls(**params)`` returning ``step -> lr``.
-    reference:     a schedule class, a schedule instance, or a plain ``step -> lr`` callable.
+    reference:     a schedule class, a schedule instance, a factory ``f(**params) -> schedule``
+                   (with ``params``), or a plain ``step -> lr`` callable (without ``params``).
     params:        the fixed parameter set (default: the instance's values, or typical values).
     num_steps:     steps 0..num_steps-1 are checked (default: a bit past the schedule's horizon).
     random_params: how many random parameter sets besides the fixed one (see :func:`sample_params`).
@@ -208,7 +211,9 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
         ref = cls(**values) if cls is not None else reference
         steps = range(num_steps if num_steps is not None else _default_num_steps(values))
         n_steps += len(steps)
-        outcome = _run_one(learner, {k: v for k, v in values.items() if k in accepted}, ref, steps, rtol)
+        rebuild = (lambda **changes: cls(**{**values, **changes})) if cls is not None else None
+        outcome = _run_one(learner, {k: v for k, v in values.items() if k in accepted}, ref, steps, rtol,
+                           values, rebuild)
         if outcome == "not attempted":
             return _finish(Result(False, 0.0, NOT_ATTEMPTED, len(sets), len(sets), attempted=False), verbose)
         if outcome is not None:
@@ -220,15 +225,21 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
         return _finish(Result(True, 1.0, f"✓ All {len(sets)} checks passed ({len(sets)} parameter sets, "
                               f"{n_steps} steps).", len(sets), 0), verbose)
     values, ref, steps, (step, got, expected, hint) = first
-    name = repr(ref) if cls is not None else getattr(reference, "__name__", "the reference")
+    if cls is None:
+        name = getattr(reference, "__name__", "the reference")
+    elif inspect.isclass(cls):
+        name = repr(ref)
+    else:  # a factory: its call reads better than the Join it returns
+        name = f"{cls.__name__}({', '.join(f'{k}={v!r}' for k, v in values.items())})"
+
     head = f"✗ {name}, step {step}: " + (f"expected {expected:.6g}, got {got}." if isinstance(got, str)
                                          else f"expected {expected:.6g}, got {got:.6g}.")
     text = f"{head}\n  Hint: {hint}\n  {len(sets) - failures} of {len(sets)} parameter sets right (score {score:.2f})."
     return _finish(Result(False, score, text, len(sets), failures), verbose)
 
 
-def _reference_parts(reference: Any, params: Mapping[str, Any] | None) -> tuple[type | None, dict]:
-    """(schedule class or None, fixed parameter dict) for any accepted form of ``reference``."""
+def _reference_parts(reference: Any, params: Mapping[str, Any] | None) -> tuple[Callable | None, dict]:
+    """(schedule class or factory, or None; fixed parameter dict) for any accepted form of ``reference``."""
     if inspect.isclass(reference) and dataclasses.is_dataclass(reference):
         fixed = dict(params) if params is not None else _typical_params(reference)
         return reference, fixed
@@ -236,8 +247,10 @@ def _reference_parts(reference: Any, params: Mapping[str, Any] | None) -> tuple[
         fixed = {f.name: getattr(reference, f.name) for f in dataclasses.fields(reference)}
         fixed.update(params or {})
         return type(reference), fixed
+    if callable(reference) and params is not None and not inspect.isclass(reference):
+        return reference, dict(params)  # a factory such as warmup_cosine
     if callable(reference):
-        return None, dict(params or {})
+        return None, {}
     raise TypeError(f"reference must be a schedule class, instance or callable, got {reference!r}")
 
 
@@ -285,15 +298,24 @@ _TYPICAL = {"lr": 0.1, "max_lr": 0.1, "start_lr": 0.0, "end_lr": 0.1, "base_lr":
             "cycle_steps": 25, "warmup_steps": 10, "boundaries": (30, 60), "values": (0.1, 0.01, 0.001)}
 
 
-def _typical_params(cls: type) -> dict:
+def _fields(factory: Callable) -> list[tuple[str, Any]]:
+    """(name, default or MISSING) of a schedule class's fields or a factory function's arguments."""
+    if inspect.isclass(factory) and dataclasses.is_dataclass(factory):
+        return [(f.name, f.default if f.default is not dataclasses.MISSING else
+                 f.default_factory() if f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
+                 else dataclasses.MISSING) for f in dataclasses.fields(factory)]
+    return [(p.name, dataclasses.MISSING if p.default is p.empty else p.default)
+            for p in inspect.signature(factory).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _typical_params(cls: Callable) -> dict:
     out = {}
-    for f in dataclasses.fields(cls):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            out[f.name] = f.default_factory()  # type: ignore[misc]
-        elif f.name in _TYPICAL:
-            out[f.name] = _TYPICAL[f.name]
+    for name, default in _fields(cls):
+        if default is not dataclasses.MISSING:
+            out[name] = default
+        elif name in _TYPICAL:
+            out[name] = _TYPICAL[name]
     if cls.__name__ == "WarmupStableDecay":  # warmup + stable + decay must fit the budget
         out.update(warmup_steps=10, decay_steps=20)
     try:
@@ -307,10 +329,10 @@ def _sigfig(x: float, digits: int = 2) -> float:
     return float(f"{x:.{digits}g}")
 
 
-def sample_params(cls: type, rng: random.Random, *, ranges: Mapping[str, Any] | None = None,
+def sample_params(cls: Callable, rng: random.Random, *, ranges: Mapping[str, Any] | None = None,
                   base: Mapping[str, Any] | None = None, vary: set | None = None,
                   tries: int = 50) -> dict | None:
-    """A random valid parameter set for schedule class ``cls`` (readable 2-significant-digit values).
+    """A random valid parameter set for schedule class (or factory) ``cls``, 2-significant-digit values.
 
     Fields are drawn by role (peak LRs log-uniform in [1e-3, 1], floors a fraction of the peak, step
     counts up to 120, rates in (0.1, 0.99)); fields not in ``vary`` or of unknown role keep ``base``'s
@@ -321,8 +343,7 @@ def sample_params(cls: type, rng: random.Random, *, ranges: Mapping[str, Any] | 
         out = dict(base)
         peak = _sigfig(10 ** rng.uniform(-3, 0))
         total = rng.randint(10, 120)
-        for f in dataclasses.fields(cls):
-            name = f.name
+        for name, _default in _fields(cls):
             if vary is not None and name not in vary:
                 continue
             if ranges and name in ranges:
@@ -337,8 +358,7 @@ def sample_params(cls: type, rng: random.Random, *, ranges: Mapping[str, Any] | 
             value = _draw(name, base.get(name), peak, total, rng)
             if value is not _KEEP:
                 out[name] = value
-        if all(k in out for k in (f.name for f in dataclasses.fields(cls)
-                                  if f.default is dataclasses.MISSING)):
+        if all(k in out for k, default in _fields(cls) if default is dataclasses.MISSING):
             try:
                 cls(**out)
                 return out
@@ -396,7 +416,8 @@ def _close(got: float, expected: float, rtol: float, scale: float = 0.0) -> bool
     return abs(got - expected) <= rtol * abs(expected) + max(1e-12, 1e-6 * rtol * scale)
 
 
-def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol: float):
+def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol: float,
+             values: Mapping[str, Any], rebuild: Callable | None):
     """None if right at every step, "not attempted", or (step, got, expected, hint) of the first miss."""
     try:
         fn = learner(**kwargs) if inspect.isclass(learner) else (lambda t: learner(t, **kwargs))
@@ -428,7 +449,7 @@ def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol:
     if not misses:
         return None
     i = misses[0]
-    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i)
+    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i, values, rebuild)
     return steps[i], got[i], expected[i], hint
 
 
@@ -447,7 +468,7 @@ def _exception_hint(exc: BaseException) -> str:
     return "your code raised an exception; run it by hand on the step above to see where."
 
 
-def _diagnose(got, expected, steps, ref, rtol, scale, first) -> str:
+def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild) -> str:
     """Pick the hint for the most likely typical mistake; ``first`` indexes the first miss."""
     def matches(f, idx=None) -> bool:
         idx = range(len(steps)) if idx is None else idx
@@ -456,7 +477,9 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first) -> str:
         except Exception:  # noqa: BLE001 - a shifted step outside the reference's domain
             return False
 
-    params = dataclasses.asdict(ref) if dataclasses.is_dataclass(ref) else {}
+    if len(set(got)) == 1 and len(set(expected)) > 1:
+        return ("your function returns the same value at every step: does the formula use the step? "
+                "(and is the step passed as the first argument?)")
     later = [i for i in range(len(steps)) if steps[i] >= 1]
     if later and matches(lambda t: ref(t - 1), later):
         return ("your values are the course values one step late (you return the LR of step t-1 at step t). "
@@ -468,8 +491,8 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first) -> str:
     if peak and all(_close(g * peak, e, rtol, scale) for g, e in zip(got, expected)):
         return ("you returned a fraction of the LR (a multiplier, like LambdaLR's lr_lambda); "
                 "return the absolute LR: multiply by the starting LR.")
-    if isinstance(params.get("staircase"), bool):
-        flipped = dataclasses.replace(ref, staircase=not params["staircase"])
+    if isinstance(params.get("staircase"), bool) and rebuild is not None:
+        flipped = rebuild(staircase=not params["staircase"])
         if matches(flipped):
             return ("with staircase=True the exponent is the whole number of periods, floor(step / decay_steps); "
                     "with staircase=False it is the fraction step / decay_steps. You did the other one.")
@@ -483,6 +506,10 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first) -> str:
         return (f"your values are right up to step {steps[first] - 1} and wrong after total_steps={horizon}: "
                 f"the formula only covers 0..total_steps; what should the LR be after it? "
                 f"(the docstring says what happens past the horizon)")
+    warmup = params.get("warmup_steps")
+    if isinstance(warmup, int) and 0 < warmup <= steps[first]:
+        return (f"your values are right during the warmup (steps 0..{warmup - 1}) and wrong from step {warmup}: "
+                "check the phase after warmup: from which step does it count, and over how many steps does it run?")
     for k in (10, 100, 2, 4, 5, 3, 8, 16, 20, 25, 32, 50, 64):  # most common factors first
         if matches(lambda t: ref(t * k)):
             return (f"your curve has the right shape but runs {k}x too fast: per-epoch vs per-step? "

@@ -6,7 +6,7 @@ import pytest
 
 from lrcourse import exercises
 from lrcourse.exercises import Result, check_choice, check_schedule, check_value, sample_params
-from lrcourse.schedules import (SCHEDULES, CosineAnnealing, ExponentialDecay, StepDecay)
+from lrcourse.schedules import SCHEDULES, CosineAnnealing, ExponentialDecay, StepDecay, warmup_cosine
 
 
 # --- learner answers, right and typically wrong -----------------------------------------------
@@ -68,6 +68,18 @@ class StepDecayClass:  # the "callable built from params" form
         return self.lr * self.gamma ** (step // self.step_size)
 
 
+def warmup_cosine_right(step, max_lr, total_steps, warmup_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return max_lr * step / warmup_steps
+    return cosine_right(step - warmup_steps, max_lr, total_steps - warmup_steps, min_lr)
+
+
+def warmup_cosine_restarts_clock(step, max_lr, total_steps, warmup_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return max_lr * step / warmup_steps
+    return cosine_right(step, max_lr, total_steps, min_lr)  # forgot to shift and shorten the decay
+
+
 def hint_of(result):
     return result.message.split("Hint:", 1)[1] if "Hint:" in result.message else ""
 
@@ -101,12 +113,22 @@ def test_reference_as_plain_callable_and_learner_without_params():
     (exp_never_floors, ExponentialDecay(0.1, 0.9, 10, staircase=True), "staircase=True"),
     (step_per_epoch, StepDecay(0.1, 3, 0.5), "10x too slow: per-epoch vs per-step"),
     (cosine_none, CosineAnnealing, "returned None"),
+    (lambda step, lr, total_steps: lr, CosineAnnealing, "same value at every step"),
     (cosine_divides_by_step, CosineAnnealing, "division by zero"),
 ])
 def test_each_typical_mistake_gets_its_hint(learner, reference, words):
     r = check_schedule(learner, reference, verbose=False)
     assert not r.passed and r.score < 1
     assert words in hint_of(r), r.message
+
+
+def test_factory_reference_with_params():
+    params = dict(max_lr=0.1, total_steps=100, warmup_steps=10)
+    r = check_schedule(warmup_cosine_right, warmup_cosine, params=params, verbose=False)
+    assert r.passed and r.checks == 6
+    r = check_schedule(warmup_cosine_restarts_clock, warmup_cosine, params=params, verbose=False)
+    assert r.message.startswith("✗ warmup_cosine(max_lr=0.1, total_steps=100, warmup_steps=10), step 10")
+    assert "right during the warmup (steps 0..9)" in hint_of(r)
 
 
 def test_failure_message_names_params_step_expected_and_got():
