@@ -285,7 +285,7 @@ def _default_num_steps(values: Mapping[str, Any]) -> int:
             and (k.endswith("steps") or k.startswith("step_size"))]
     horizon = values.get("total_steps")
     if not isinstance(horizon, int):
-        horizon = 3 * max(ints, default=10)
+        horizon = 12 * max(ints, default=10)  # long enough to see a 10x per-epoch slip
     for v in values.values():  # boundaries of piecewise / joined schedules
         if isinstance(v, (list, tuple)) and v and all(isinstance(b, int) for b in v):
             horizon = max(horizon, max(v) + 3)
