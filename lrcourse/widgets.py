@@ -269,7 +269,7 @@ def _control(spec: ParamSpec, widgets):
     return widgets.Text(value=str(spec.default), continuous_update=False, **common)
 
 
-def _new_figure(ncols: int = 1, width: float = 7.0):
+def _new_figure(width: float = 7.0):
     # Not pyplot-managed: never shown twice, never counted by plt.get_fignums(). Importing pyplot
     # first lets the inline backend register its PNG formatter for figures.
     import matplotlib.pyplot  # noqa: F401
@@ -628,6 +628,9 @@ def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch
             history = fit(model, ds.train, ds.val, epochs=run.epochs, batch_size=batch_size,
                           optimizer=lambda p: torch.optim.SGD(p, lr=run.peak_lr, momentum=0.9),
                           schedule=run.schedule, progress=False, seed=0, callbacks=[LivePlot(run)])
+        except Exception as exc:  # noqa: BLE001 - a click handler: show it, a traceback would vanish in the log
+            status.value = f"<span style='color:#b00'>⚠ {type(exc).__name__}: {exc}</span>"
+            return
         finally:
             train.disabled = False
         if history.diverged:

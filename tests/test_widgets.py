@@ -10,7 +10,7 @@ import torch
 
 from lrcourse import schedules as S
 from lrcourse.experiments import RECIPES
-from lrcourse.widgets import (FUNCTIONS, ParamSpec, build_schedule, classify, describe_run, gd_trajectory,
+from lrcourse.widgets import (FUNCTIONS, build_schedule, classify, describe_run, gd_trajectory,
                               lr_explorer, make_run, param_specs, schedule_curves, schedule_explorer,
                               torch_equivalent, training_explorer)
 
