@@ -193,13 +193,23 @@ def _schedule_id(schedule, total_steps: int) -> str:
     return type(schedule).__qualname__ + ":" + hashlib.sha256(values.encode()).hexdigest()
 
 
+#: The modules a run's result depends on: their source is part of the cache key, so editing
+#: the training loop (not only bumping a version) invalidates cached runs.
+_RUN_MODULES = ("experiments", "training", "callbacks", "models", "data", "schedules", "torch_bridge", "device")
+
+
 @functools.lru_cache(maxsize=1)
 def _versions() -> dict:
+    import importlib
+
     import torch
 
     import lrcourse
 
-    return {"lrcourse": lrcourse.__version__, "torch": torch.__version__}
+    code = hashlib.sha256()
+    for name in _RUN_MODULES:
+        code.update(Path(importlib.import_module(f"lrcourse.{name}").__file__).read_bytes())
+    return {"lrcourse": lrcourse.__version__, "torch": torch.__version__, "code": code.hexdigest()[:16]}
 
 
 @functools.lru_cache(maxsize=4)
@@ -471,8 +481,8 @@ def compare(
     ``total_steps = epochs * ceil(n_train / batch_size)`` updates, and stepped per batch.
     ``lrs``: the grid of peak LRs, shared, or a mapping name -> grid. ``seeds``: model-init and
     shuffling seeds. ``target_acc``: report the first epoch reaching this validation accuracy.
-    ``cache_dir``: reuse runs stored there (one JSON per run, keyed by a hash of the config and
-    the library versions). ``n_jobs > 1``: a process pool (spawned, one thread each); the rows
+    ``cache_dir``: reuse runs stored there (one JSON per run, keyed by a hash of the config, the
+    torch version and the source of the modules a run uses). ``n_jobs > 1``: a process pool (spawned, one thread each); the rows
     are identical for any ``n_jobs``.
     """
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
