@@ -422,23 +422,21 @@ class CosineWarmRestarts(Schedule):
         if self.peak_decay > 1:
             raise ValueError(f"peak_decay must be in (0, 1], got {self.peak_decay!r}")
 
-    def _cycle_start(self, i):
-        m = self.cycle_mult
-        if m == 1:
-            return self.cycle_steps * i
-        return self.cycle_steps * (m**i - 1) / (m - 1)  # geometric sum of the cycle lengths
-
     def _lr(self, t):
         m, t0 = self.cycle_mult, self.cycle_steps
         if m == 1:
             i = t // t0
+            since_restart, length = t - i * t0, float(t0)
         else:
-            i = np.floor(np.log1p(t * (m - 1) / t0) / math.log(m)).astype(np.int64)
-            # the logarithm can land one cycle off next to a restart: correct it exactly
-            i = np.where(t < self._cycle_start(i), i - 1, i)
-            i = np.where(t >= self._cycle_start(i + 1), i + 1, i)
-        since_restart = t - self._cycle_start(i)
-        length = t0 * float(m) ** i
+            # restarts at the geometric sums T0 (m^i - 1) / (m - 1): few of them, so list them all
+            # and look each step up exactly (a logarithm can land one cycle off at a restart)
+            last = int(t.max()) if t.size else 0
+            starts = [0.0]
+            while starts[-1] <= last:
+                starts.append(t0 * (m ** len(starts) - 1) / (m - 1))
+            starts = np.array(starts)
+            i = np.searchsorted(starts, t, side="right") - 1
+            since_restart, length = t - starts[i], t0 * float(m) ** i
         cosine = 1.0 + np.cos(np.pi * since_restart / length)
         return self.min_lr + (self.lr - self.min_lr) * self.peak_decay**i * cosine / 2.0
 

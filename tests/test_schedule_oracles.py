@@ -212,9 +212,12 @@ def test_warm_restarts_fractional_mult_match_keras_away_from_restarts(lr, cycle,
     ours = sched.curve(300)
     theirs = keras_curve(ks.CosineDecayRestarts(lr, cycle, t_mul=mult, m_mul=decay, alpha=floor), 300)
     # Keras finds the cycle with a float32 log: next to a restart it can pick the wrong one
-    starts = [cycle * (mult**i - 1) / (mult - 1) for i in range(40)]
+    starts = [cycle * (mult**i - 1) / (mult - 1) for i in range(60)]
     near = np.array([min(abs(t - s) for s in starts) < 1e-3 * max(t, 1) + 1e-3 for t in range(300)])
-    assert_keras_close(ours[~near], theirs[~near], lr)
+    # and it gets the position in the cycle as (t/T0 - restart sum) / m^i in float32: an error
+    # of about 1e-7 * t/T0 in the cosine's argument, so the tolerance grows with the step
+    atol = 1e-6 * lr * (1 + np.arange(300) / cycle)
+    assert np.all(np.abs(ours - theirs)[~near] <= KERAS_RTOL * np.abs(theirs[~near]) + atol[~near])
 
 
 onecycle_params = dict(

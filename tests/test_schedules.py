@@ -340,7 +340,7 @@ def test_warmup_joins_are_continuous_at_the_boundary(max_lr, total, data, floor,
                   warmup_linear(max_lr, total, warmup, floor * max_lr, start * max_lr)):
         first, second = sched.schedules
         assert first(warmup) == pytest.approx(second(0))  # the warmup ends where the decay starts
-        assert sched(warmup) == max_lr and sched(total + 5) == pytest.approx(floor * max_lr, abs=1e-12)
+        assert sched(warmup) == pytest.approx(max_lr) and sched(total + 5) == pytest.approx(floor * max_lr, abs=1e-12)
         np.testing.assert_allclose(sched.curve(total + 5), [sched(t) for t in range(total + 5)], rtol=1e-15)
 
 
