@@ -496,9 +496,10 @@ def lr_explorer(fn_name: str = "quadratic", steps: int | None = None):
         levels = np.geomspace(max(Z.min(), 1e-3), Z.max(), 15)
         ax.contour(X, Y, Z, levels=levels, colors="0.7", linewidths=0.8)
         ok = traj[np.isfinite(traj).all(axis=1)]
-        ax.plot(ok[:, 0], ok[:, 1], "o-", ms=3, lw=1, color="C3")
+        ax.plot(ok[:, 0], ok[:, 1], "o-" if len(ok) <= 100 else "-", ms=3, lw=1, color="C3")
         ax.plot(*FUNCTIONS[name]["minimum"], "k*", ms=10)
-        ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y", title=text)
+        ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="x", ylabel="y")
+        ax.set_title(text, fontsize=9)
         _show(fig, out)
 
     def new_function(_=None):
