@@ -260,25 +260,26 @@ def test_valley_is_two_thirds_down_the_longest_decrease():
     assert valley(LRS, curve) == pytest.approx(10**-1.6)
 
 
-def test_default_rule_and_suggestions_dict():
-    curve = (LOG + 1.0) ** 2
+def test_default_rule_is_steepest_over_3_and_suggestions_has_every_rule():
+    curve = 2.0 - np.tanh(2 * (LOG + 2)) + 0.5 * np.maximum(LOG + 0.5, 0) ** 2  # drop, then a rise
     res = _result(curve)
     s = res.suggestions()
     assert list(s) == list(RULES)
-    assert s["default"] == res.suggest() == res.suggest("minimum_over_10")
+    assert s["default"] == res.suggest() == pytest.approx(steepest(LRS, curve) / 3, rel=1e-12)
+    assert np.log10(s["default"]) == pytest.approx(-2 - np.log10(3), abs=0.11)
 
 
 @pytest.mark.parametrize("rule", RULES)
 def test_non_finite_losses_do_not_break_the_rules(rule):
-    curve = (LOG + 1.0) ** 2 + 1
+    curve = 2.0 - np.tanh(2 * (LOG + 2)) + 0.5 * np.maximum(LOG + 0.5, 0) ** 2  # steepest at 1e-2
     clean = _result(curve).suggest(rule)
-    tail = curve.copy()
-    tail[50:] = np.nan  # the run blew up at 1e0: everything after is garbage
-    tail[48] = np.inf
-    lr = _result(tail).suggest(rule)
-    assert math.isfinite(lr) and LRS[0] <= lr < LRS[48]
-    if rule != "steepest":
-        assert lr == pytest.approx(clean, rel=0.3) or lr <= clean
+    broken = curve.copy()
+    broken[50:] = np.nan  # the run blew up at lr 1: everything after is garbage
+    broken[48] = np.inf
+    lr = _result(broken).suggest(rule)
+    assert math.isfinite(lr) and LRS[0] / 10 <= lr < LRS[48]
+    if rule in ("steepest", "default"):  # the steep drop is far from the broken tail
+        assert lr == clean
 
 
 def test_a_curve_that_is_all_nan_raises_a_clear_error():
