@@ -60,7 +60,6 @@ NOT_ATTEMPTED = ("⋯ Not attempted yet: replace `raise NotImplementedError` wit
 # Field names, by role, shared by the course schedules (see DESIGN.md's vocabulary).
 _PEAK_FIELDS = ("lr", "max_lr", "start_lr", "base_lr")          # the "main" absolute LR
 _LOW_FIELDS = ("min_lr", "end_lr")                               # absolute floor / end value
-_HORIZON_FIELDS = ("total_steps",)
 _PERIOD_FIELDS = ("decay_steps", "step_size", "cycle_steps", "step_size_up", "total_steps")
 _MAX_STEPS = 2000                                                # keep a check under ~0.1 s
 
