@@ -10,7 +10,7 @@ import numbers
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_schedules", "plot_comparison", "plot_lr_sweep", "plot_history"]
+__all__ = ["plot_schedules", "plot_comparison", "plot_lr_sweep", "plot_history", "plot_range_test"]
 
 
 def _check_num_steps(num_steps):
@@ -205,4 +205,54 @@ def plot_history(history, ax=None, log_loss=False, lr_log=False, title=None):
     ax.legend(handles=handles, fontsize="small", loc="upper right")
     ax.set_title(title if title is not None else "training history")
     ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_range_test(result, ax=None, suggestions=True):
+    """Draw an LR range test: loss against LR on a log axis, with each rule's suggestion marked.
+
+    ``result`` is a ``RangeTestResult``. The raw losses are drawn faint, the smoothed loss solid.
+    ``suggestions``: True marks every rule of ``result.suggestions()``, a list of rule names marks
+    those, False none; each is a dashed vertical line whose legend entry gives its LR. The y-axis is
+    clipped to the interesting part: from just below the lowest smoothed loss to just above the
+    highest smoothed loss seen *before* that minimum, so the divergence tail cannot squash the curve.
+
+    >>> import numpy as np
+    >>> from lrcourse.range_test import RangeTestResult
+    >>> lrs = np.logspace(-5, 0, 51); loss = (np.log10(lrs) + 1.5) ** 2 + 1
+    >>> ax = plot_range_test(RangeTestResult(lrs, loss, loss, "completed", 51))
+    >>> ax.get_xscale(), len(ax.get_legend().get_texts())
+    ('log', 6)
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    lrs = np.asarray(result.lrs, dtype=float)
+    raw = np.asarray(result.losses, dtype=float)
+    smooth = np.asarray(result.smoothed, dtype=float)
+    kind = "validation" if getattr(result, "loss_kind", "train") == "val" else "training"
+    ax.plot(lrs, raw, color="C0", alpha=0.25, lw=1, label=f"{kind} loss")
+    ax.plot(lrs, smooth, color="C0", lw=2, label="smoothed")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"{kind} loss")
+    ax.set_title(f"LR range test ({result.stop_reason}, {len(lrs)}/{result.num_steps} steps)")
+
+    finite = np.isfinite(smooth)
+    if finite.any():
+        low_i = int(np.flatnonzero(finite)[np.argmin(smooth[finite])])
+        low, high = smooth[low_i], np.nanmax(np.where(finite[:low_i + 1], smooth[:low_i + 1], np.nan))
+        pad = 0.1 * max(high - low, 1e-3 * max(abs(low), 1.0))
+        ax.set_ylim(low - pad, high + 3 * pad)
+
+    if suggestions:
+        rules = list(result.suggestions()) if suggestions is True else list(suggestions)
+        for i, rule in enumerate(rules):
+            try:
+                lr = result.suggest(rule)
+            except ValueError as err:
+                if "rule must be one of" in str(err):
+                    raise
+                continue  # too few finite points to suggest anything: draw the curve alone
+            ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1.2, label=f"{rule}: {lr:.2g}")
+    ax.legend(fontsize="small")
     return ax
