@@ -349,7 +349,8 @@ class Linear(Schedule):
 
     def _lr(self, t):
         fraction = np.minimum(t, self.total_steps) / self.total_steps
-        return self.start_lr + (self.end_lr - self.start_lr) * fraction
+        # this form is exact at both ends (start + (end - start) * 1 can miss a tiny end_lr)
+        return (1.0 - fraction) * self.start_lr + fraction * self.end_lr
 
 
 @dataclass(frozen=True)
