@@ -334,3 +334,29 @@ def test_bad_input_raises_a_clear_value_error(overrides, message):
 def test_optimizer_must_be_a_torch_optimizer():
     with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer"):
         _call(optimizer="sgd")
+
+
+# ----------------------------------------------------------------------------- the plot
+def test_plot_range_test_marks_every_rule_and_clips_the_divergence_tail():
+    import matplotlib.pyplot as plt
+
+    from lrcourse.plotting import plot_range_test
+
+    curve = 2.0 - np.tanh(2 * (LOG + 2)) + 50 * np.maximum(LOG + 0.5, 0) ** 2  # tail up to ~1e2
+    losses = curve.copy()
+    losses[-1] = np.nan
+    res = RangeTestResult(LRS, losses, curve, "non_finite", 70)
+    fig, ax = plt.subplots()
+    assert plot_range_test(res, ax=ax) is ax
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    for rule, lr in res.suggestions().items():
+        assert f"{rule}: {lr:.2g}" in labels
+    low, high = ax.get_ylim()
+    assert low < curve.min() and 3.0 < high < 5.0  # the start plateau (~3) shown, the tail (~50) cut
+    fig2, ax2 = plt.subplots()
+    plot_range_test(res, ax=ax2, suggestions=False)
+    assert len(ax2.get_lines()) == 2
+    with pytest.raises(ValueError, match="rule must be one of"):
+        plot_range_test(res, ax=ax2, suggestions=["slide"])
+    plt.close("all")
