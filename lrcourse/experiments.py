@@ -490,10 +490,11 @@ def compare(
     configs = build_configs(schedules, lrs, seeds, data=data, hidden=hidden, activation=activation,
                             epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                             weight_decay=weight_decay, target_acc=target_acc)
+    keys = [cfg.key() for cfg in configs]
     rows: list[dict | None] = [None] * len(configs)
     todo = []
     for i, cfg in enumerate(configs):
-        cached = _cache_read(cache_dir, cfg.key()) if cache_dir is not None else None
+        cached = _cache_read(cache_dir, keys[i]) if cache_dir is not None else None
         if cached is not None:
             cached["epochs_to_target"] = epochs_to_target(cached["curves"]["val_acc"], target_acc)
             rows[i] = cached
@@ -505,9 +506,10 @@ def compare(
     bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc="runs", disable=not progress)
 
     def done(i: int, row: dict) -> None:
+        row["config"] = keys[i]  # the key as this process sees it (a worker hashes the source anew)
         rows[i] = row
         if cache_dir is not None:
-            _cache_write(cache_dir, configs[i].key(), row)
+            _cache_write(cache_dir, keys[i], row)
         bar.update(1)
 
     try:
