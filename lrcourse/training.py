@@ -154,7 +154,7 @@ def _check_schedule(schedule, optimizer, step_per, epochs, steps_per_epoch):
         if schedule.optimizer is not optimizer:
             raise ValueError(f"schedule ({type(schedule).__name__}) was built on a different optimizer than fit's")
         total = getattr(schedule, "total_steps", None)  # OneCycleLR has a fixed horizon
-        if total is not None:
+        if total is not None and steps_per_epoch is not None:
             expected = epochs * steps_per_epoch if step_per == "batch" else epochs
             if total != expected:
                 raise ValueError(
@@ -289,7 +289,12 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
     optimizer = _build_optimizer(optimizer, model)
     train_batches = as_batches(train, batch_size=batch_size, seed=seed)
     val_batches = (as_batches(val, batch_size=max(batch_size, 1024), shuffle=False) if val is not None else None)
-    steps_per_epoch = len(train_batches)
+    try:
+        steps_per_epoch = len(train_batches)
+    except TypeError:  # a DataLoader over an IterableDataset has no length
+        steps_per_epoch = None
+    if steps_per_epoch == 0:
+        raise ValueError("train yields no batches: it is empty (or drop_last dropped everything)")
     kind = _check_schedule(schedule, optimizer, step_per, epochs, steps_per_epoch)
     if kind in ("plateau", "torch_plateau") and val is None:
         raise ValueError("schedule ReduceLROnPlateau is stepped on the validation loss: pass val to fit")

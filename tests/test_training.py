@@ -12,6 +12,15 @@ from lrcourse.plateau import ReduceLROnPlateau
 from lrcourse.schedules import CosineAnnealing, ExponentialDecay, OneCycle, StepDecay, warmup_cosine
 from lrcourse.training import History, fit, load_checkpoint
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: torch's thread pool only adds contention on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 
 @pytest.fixture(scope="module")
 def small():
@@ -266,7 +275,6 @@ def test_optimizer_of_another_model_is_refused(small):
         fit(model, train, epochs=1, optimizer=other_opt, progress=False)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="needs data on a device other than the training device")
 def test_data_on_another_device_is_refused(small):
     train, _ = small
     model, opt = model_and_sgd()
@@ -290,3 +298,29 @@ def test_cuda_fit_with_amp():
     opt = torch.optim.SGD(model.parameters(), lr=0.5)
     h = fit(model, ds.train, ds.val, epochs=2, optimizer=opt, device="cuda", amp=True, progress=False)
     assert next(model.parameters()).device.type == "cuda" and h.val_loss[-1] < h.val_loss[0]
+
+
+def test_torch_reduce_on_plateau_is_stepped_on_val_loss(small):
+    train, val = small
+    model, opt = model_and_sgd(lr=0.5)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0, threshold=0.2)
+    h = fit(model, train, val, epochs=4, optimizer=opt, schedule=sched, progress=False)
+    model, opt = model_and_sgd(lr=0.5)
+    ours = fit(model, train, val, epochs=4, optimizer=opt, progress=False,
+               schedule=ReduceLROnPlateau(0.5, factor=0.5, patience=0, threshold=0.2))
+    assert h.lr == ours.lr and len(set(h.lr)) > 1
+
+
+def test_progress_bar_runs(small, capsys):
+    train, _ = small
+    model, opt = model_and_sgd()
+    h = fit(model, train, epochs=2, optimizer=opt, progress=True)
+    assert len(h.train_loss) == 2
+    assert "fit" in capsys.readouterr().err
+
+
+def test_empty_training_data_is_refused(small):
+    model, opt = model_and_sgd()
+    empty = DataLoader(TensorDataset(torch.zeros(0, 64), torch.zeros(0, dtype=torch.long)), batch_size=4)
+    with pytest.raises(ValueError, match="no batches"):
+        fit(model, empty, epochs=1, optimizer=opt, progress=False)
