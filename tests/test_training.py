@@ -324,3 +324,40 @@ def test_empty_training_data_is_refused(small):
     empty = DataLoader(TensorDataset(torch.zeros(0, 64), torch.zeros(0, dtype=torch.long)), batch_size=4)
     with pytest.raises(ValueError, match="no batches"):
         fit(model, empty, epochs=1, optimizer=opt, progress=False)
+
+
+@pytest.mark.parametrize("make", [
+    lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=20),
+    lambda opt: __import__("lrcourse.torch_bridge", fromlist=["ScheduleLR"]).ScheduleLR(
+        opt, CosineAnnealing(0.5, total_steps=20)),
+], ids=["OneCycleLR", "ScheduleLR"])
+def test_resume_with_a_torch_scheduler_is_bitwise_identical(small, tmp_path, make):
+    train, _ = small
+    model, opt = model_and_sgd(momentum=0.9)
+    full = fit(model, train, epochs=4, optimizer=opt, schedule=make(opt), progress=False)
+    reference = weights(model)
+
+    class Interrupt(Callback):  # a run of 4 epochs that dies after its 2nd checkpoint
+        def after_epoch(self, trainer):
+            if trainer.epoch == 1:
+                raise StopTraining("interrupted")
+
+    model, opt = model_and_sgd(momentum=0.9)
+    fit(model, train, epochs=4, optimizer=opt, schedule=make(opt), progress=False,
+        checkpoint_path=tmp_path / "t.pt", callbacks=[Interrupt()])
+    assert load_checkpoint(tmp_path / "t.pt")["epoch"] == 2
+    model, opt = model_and_sgd(momentum=0.9)
+    resumed = fit(model, train, epochs=4, optimizer=opt, schedule=make(opt), progress=False,
+                  resume_from=tmp_path / "t.pt")
+    assert resumed.lr == full.lr and all(torch.equal(a, b) for a, b in zip(weights(model), reference))
+
+
+def test_resume_with_another_schedule_is_refused(small, tmp_path):
+    train, _ = small
+    model, opt = model_and_sgd()
+    fit(model, train, epochs=1, optimizer=opt, schedule=CosineAnnealing(0.5, 10), progress=False,
+        checkpoint_path=tmp_path / "s.pt")
+    model, opt = model_and_sgd()
+    with pytest.raises(ValueError, match="trained with schedule"):
+        fit(model, train, epochs=2, optimizer=opt, schedule=CosineAnnealing(0.4, 10), progress=False,
+            resume_from=tmp_path / "s.pt")
