@@ -1,7 +1,7 @@
 """LR range test: speed against torch-lr-finder, and the quality of each suggestion rule.
 
 (a) Time of ``lr_range_test`` vs ``torch_lr_finder.LRFinder`` (construct + range_test + reset, so
-    both leave the model as it was) on the same MLP, data and number of steps; median of 3 runs.
+    both leave the model as it was) on the same MLP, data and number of steps; median of 5 runs.
 (b) For each dataset and rule: the suggested LR (geometric mean over seeds) and the accuracy of
     training at it for a fixed budget, against the best LR of a log grid (mean over seeds).
     Every run: MLP, SGD momentum 0.9, batch 64, constant LR, final-epoch validation accuracy.
@@ -83,14 +83,16 @@ def loader_for(data, seed):
 
 
 # ----------------------------------------------------------------------------- (a) speed
-def speed(setup, repeats=3):
+def speed(setup, repeats=5):
+    """Median seconds per variant. end_lr=1 and no divergence stop, so every run makes all its steps."""
     data = setup["data"]
-    rows = {}
+    sweep = dict(RANGE, end_lr=1.0)
 
     def ours(train):
         model = setup["model"](0)
         with contextlib.redirect_stderr(io.StringIO()):  # both show a tqdm bar; hide both
-            lr_range_test(model, train, optimizer=sgd(model), batch_size=BATCH, diverge_factor=None, **RANGE)
+            res = lr_range_test(model, train, optimizer=sgd(model), batch_size=BATCH, diverge_factor=None, **sweep)
+        assert len(res.lrs) == sweep["num_steps"], res  # a NaN stop would make ours look faster
 
     def theirs():
         from torch_lr_finder import LRFinder
@@ -99,21 +101,23 @@ def speed(setup, repeats=3):
         opt = sgd(model, RANGE["start_lr"])
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             finder = LRFinder(model, opt, torch.nn.CrossEntropyLoss(), device="cpu")
-            finder.range_test(loader_for(data, 0), end_lr=RANGE["end_lr"], num_iter=RANGE["num_steps"],
+            finder.range_test(loader_for(data, 0), end_lr=sweep["end_lr"], num_iter=sweep["num_steps"],
                               diverge_th=float("inf"))
+        assert len(finder.history["lr"]) == sweep["num_steps"]
             finder.reset()
 
-    for name, fn in [("lrcourse, (X, y) tensors", lambda: ours(data.train)),
-                     ("lrcourse, same DataLoader", lambda: ours(loader_for(data, 0))),
-                     ("torch-lr-finder, DataLoader", theirs)]:
+    variants = [("lrcourse, (X, y) tensors", lambda: ours(data.train)),
+                ("lrcourse, same DataLoader", lambda: ours(loader_for(data, 0))),
+                ("torch-lr-finder, DataLoader", theirs)]
+    times = {name: [] for name, _ in variants}
+    for name, fn in variants:
         fn()  # warm-up: first-call imports and allocations are not what we measure
-        times = []
-        for _ in range(repeats):
+    for _ in range(repeats):  # round-robin, so a burst of load on the shared machine hits all alike
+        for name, fn in variants:
             t0 = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - t0)
-        rows[name] = statistics.median(times)
-    return rows
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 # ----------------------------------------------------------------------------- (b) quality
@@ -138,19 +142,23 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 epochs, 6 grid LRs: a smoke run")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timing repeats (median)")
+    parser.add_argument("--speed-only", action="store_true")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # a shared 2-core machine: steadier timings
     seeds = [0] if args.quick else list(range(args.seeds))
     grid = np.logspace(-4, 0.5, 6 if args.quick else 14)
     all_setups = setups(args.quick)
 
-    print(f"(a) range-test time, {RANGE['num_steps']} steps, batch {BATCH}, median of 3 (seconds)")
+    print(f"(a) range-test time, {RANGE['num_steps']} steps 1e-7 -> 1, batch {BATCH}, median of {args.repeats} (seconds)")
     for name, setup in all_setups.items():
-        rows = speed(setup, repeats=1 if args.quick else 3)
+        rows = speed(setup, repeats=1 if args.quick else args.repeats)
         ref = rows["torch-lr-finder, DataLoader"]
         for label, t in rows.items():
             print(f"  {name:8s} {label:30s} {t:7.3f} s   ratio to torch-lr-finder {t / ref:5.2f}")
 
+    if args.speed_only:
+        return 0
     print(f"\n(b) suggestion quality: SGD momentum {MOMENTUM}, batch {BATCH}, range test "
           f"{RANGE['start_lr']:g} -> {RANGE['end_lr']:g} in {RANGE['num_steps']} steps, seeds {seeds}")
     print(f"    grid: {len(grid)} LRs {grid[0]:.0e} .. {grid[-1]:.2g}; accuracy = final val_acc, mean over seeds")

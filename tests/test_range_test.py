@@ -94,7 +94,8 @@ def test_restore_is_bitwise_after_divergence():
     _assert_bitwise_equal(before, model, opt)
 
 
-def test_restore_is_bitwise_after_an_exception_in_the_loss():
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_restore_is_bitwise_after_an_exception_in_the_loss(error):
     data, model = _data(), _bn_model()
     opt = _warm_optimizer(model, data)
     before = _snapshot(model, opt)
@@ -103,10 +104,10 @@ def test_restore_is_bitwise_after_an_exception_in_the_loss():
     def failing_loss(out, y):
         calls.append(1)
         if len(calls) == 5:
-            raise RuntimeError("boom")
+            raise error("boom")
         return torch.nn.functional.cross_entropy(out, y)
 
-    with pytest.raises(RuntimeError, match="boom"):
+    with pytest.raises(error, match="boom"):
         lr_range_test(model, data, optimizer=opt, loss_fn=failing_loss, start_lr=1e-2, end_lr=10.0,
                       num_steps=20, batch_size=32, progress=False)
     assert len(calls) == 5  # four updates were really made before the failure
