@@ -258,6 +258,13 @@ def test_onecycle_momentum_is_torch_adam_beta1(max_lr, total, pct, div, final_di
     np.testing.assert_allclose(ours.momentum_curve(total), beta1, rtol=TORCH_RTOL)
 
 
+def test_onecycle_after_total_steps_torch_raises_ours_holds_the_final_lr():
+    with pytest.raises(ValueError, match="total steps"):
+        torch_curve(lambda o: tl.OneCycleLR(o, 1.0, total_steps=20), 21, 1.0)
+    curve = OneCycle(1.0, 20).curve(40)
+    assert np.all(curve[19:] == 1.0 / 25 / 1e4)
+
+
 @settings(max_examples=40, deadline=None)
 @given(base=lrs, ratio=st.floats(1.0, 100.0), up=st.integers(1, 40), down=st.none() | st.integers(1, 40),
        mode=st.sampled_from(["triangular", "triangular2", "exp_range"]), gamma=st.floats(0.9, 1.0))
