@@ -369,7 +369,7 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
                 # --- end of epoch: record, check, step per-epoch schedules, checkpoint
                 history.train_loss.append(float(epoch_losses.mean()))
                 if val_batches is not None:
-                    vl, va = evaluate(model, val_batches, loss_fn, device, amp_on, moved=data_device is not None)
+                    vl, va = evaluate(model, val_batches, loss_fn, device, amp_on, moved=_data_device(val) is not None)
                     history.val_loss.append(vl)
                     history.val_acc.append(va)
                 history.epoch_steps.append(trainer.step)

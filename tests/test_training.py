@@ -152,6 +152,10 @@ def test_dataloader_input_works(small):
     dl = DataLoader(TensorDataset(*train), batch_size=32, shuffle=True)
     h = fit(model, dl, DataLoader(TensorDataset(*val), batch_size=50), epochs=2, optimizer=opt, progress=False)
     assert len(h.lr) == 20 and h.val_loss[-1] < h.val_loss[0]
+    model, opt = model_and_sgd(lr=0.5)  # tensors for training, a DataLoader for validation
+    mixed = fit(model, train, DataLoader(TensorDataset(*val), batch_size=50), epochs=1, optimizer=opt,
+                progress=False)
+    assert len(mixed.val_loss) == 1 and 0 <= mixed.val_acc[0] <= 1
 
 
 def test_batches_input_and_optimizer_factory(small):
