@@ -47,6 +47,17 @@ class Dataset:
     input_shape: tuple[int, ...]
     description: str
 
+    def steps_per_epoch(self, batch_size: int = 64, drop_last: bool = False) -> int:
+        """Optimizer updates per epoch on ``train``: what a schedule's ``total_steps`` needs.
+
+        >>> ds = digits(device="cpu")
+        >>> ds.steps_per_epoch(64), 10 * ds.steps_per_epoch(64)
+        (23, 230)
+        """
+        _check_int("batch_size", batch_size, 1)
+        n = len(self.train[1])
+        return n // batch_size if drop_last else -(-n // batch_size)
+
     def __repr__(self) -> str:  # the tensors would flood a notebook cell
         return (f"Dataset(name={self.name!r}, train={len(self.train[1])}, val={len(self.val[1])}, "
                 f"input_shape={self.input_shape}, num_classes={self.num_classes}, "

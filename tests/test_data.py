@@ -124,3 +124,10 @@ def test_as_batches_accepts_tuple_batches_and_dataloader():
         as_batches(digits(device="cpu"))
     with pytest.raises(TypeError, match="list"):
         as_batches([1, 2, 3])
+
+
+def test_steps_per_epoch_matches_batches():
+    ds = digits(device="cpu")
+    for bs in (1, 64, 100, 5000):
+        assert ds.steps_per_epoch(bs) == len(Batches(*ds.train, batch_size=bs))
+    assert ds.steps_per_epoch(100, drop_last=True) == len(Batches(*ds.train, batch_size=100, drop_last=True))
