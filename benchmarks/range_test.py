@@ -103,8 +103,8 @@ def speed(setup, repeats=5):
             finder = LRFinder(model, opt, torch.nn.CrossEntropyLoss(), device="cpu")
             finder.range_test(loader_for(data, 0), end_lr=sweep["end_lr"], num_iter=sweep["num_steps"],
                               diverge_th=float("inf"))
-        assert len(finder.history["lr"]) == sweep["num_steps"]
             finder.reset()
+        assert len(finder.history["lr"]) == sweep["num_steps"]
 
     variants = [("lrcourse, (X, y) tensors", lambda: ours(data.train)),
                 ("lrcourse, same DataLoader", lambda: ours(loader_for(data, 0))),
