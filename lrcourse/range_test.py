@@ -215,8 +215,10 @@ class RangeTestResult:
         valley           -0.064            -0.087
         minimum_over_10  -0.013            -0.020
         steepest / 3     -0.001            -0.006
+        torch-lr-finder  -0.594            -0.168
         ===============  ================  ================
 
+        (torch-lr-finder: its own range test, EMA without bias correction, steepest ``np.gradient``.)
         With momentum the steepest point sits at the cliff (its LR already diverges in longer
         training: the loss falls fastest just before it blows up), valley is 5-10x too low, and the
         EMA's minimum moves 4x between seeds on MNIST-1D (0.42 .. 1.56), so minimum/10 inherits that
