@@ -48,6 +48,7 @@ EXAMPLES = [
     CosineWarmRestarts(1.0, 4, 1.5, 0.1, 0.7),
     OneCycle(1.0, 40),
     OneCycle(1.0, 40, 0.4, anneal="linear", three_phase=True),
+    OneCycle(1.0, 10, pct_start=0.1, three_phase=True),  # phases of zero length: torch divides by 0
     Cyclic(0.1, 1.0, 5),
     Cyclic(0.1, 1.0, 3, 7, "triangular2"),
     Cyclic(0.1, 1.0, 4, mode="exp_range", gamma=0.95),
@@ -217,6 +218,11 @@ def test_onecycle_momentum_is_lowest_where_the_lr_peaks():
     sched = OneCycle(1.0, 100)
     assert sched.momentum(0) == 0.95 and sched.momentum(29) == 0.85 and sched.momentum(99) == pytest.approx(0.95)
     np.testing.assert_allclose(sched.momentum_curve(100), [sched.momentum(t) for t in range(100)], rtol=1e-15)
+
+
+def test_onecycle_with_zero_length_phases_starts_at_the_peak():
+    curve = OneCycle(1.0, 10, pct_start=0.1, three_phase=True).curve(12)
+    assert curve[0] == 1.0 and np.all(np.isfinite(curve)) and curve[9] == pytest.approx(1.0 / 25 / 1e4)
 
 
 def test_onecycle_three_phase_is_back_at_the_start_lr_at_twice_pct_start():
