@@ -141,13 +141,13 @@ def strip_solutions(source: str, *, cell_type: str = "code", where: str = "cell"
         if kind == "solution":
             indent = _MARKER.match(lines[begin].rstrip("\r\n"))["indent"]
             stub = CODE_STUB if cell_type == "code" else (TEXT_STUB,)
-            newline = "\n" if end + 1 < len(lines) else ""  # keep "no newline at end" as it was
+            newline = "\n" if lines[end].endswith("\n") else ""  # the END line's own line ending
             out.append("\n".join(indent + s for s in stub) + newline)
         pos = end + 1
     out += lines[pos:]
     text = "".join(out)
-    if not source.endswith("\n"):
-        text = text.rstrip("\n")  # a removed last region must not leave a dangling newline
+    if text.endswith("\n") and not source.endswith("\n"):
+        text = text[:-1]  # a removed last region must not leave a dangling newline
     return text, sum(kind == "solution" for kind, _, _ in regions)
 
 
