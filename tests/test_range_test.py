@@ -261,13 +261,20 @@ def test_valley_is_two_thirds_down_the_longest_decrease():
     assert valley(LRS, curve) == pytest.approx(10**-1.6)
 
 
-def test_default_rule_is_steepest_over_3_and_suggestions_has_every_rule():
-    curve = 2.0 - np.tanh(2 * (LOG + 2)) + 0.5 * np.maximum(LOG + 0.5, 0) ** 2  # drop, then a rise
-    res = _result(curve)
+def test_default_rule_is_the_more_cautious_of_steepest_over_3_and_minimum_over_6():
+    # drop at 1e-2, minimum near 0.3: steepest/3 (~3e-3) is the smaller one
+    early = 2.0 - np.tanh(2 * (LOG + 2)) + 0.5 * np.maximum(LOG + 0.5, 0) ** 2
+    res = _result(early)
     s = res.suggestions()
     assert list(s) == list(RULES)
-    assert s["default"] == res.suggest() == pytest.approx(steepest(LRS, curve) / 3, rel=1e-12)
+    assert s["default"] == res.suggest() == pytest.approx(steepest(LRS, early) / 3, rel=1e-12)
     assert np.log10(s["default"]) == pytest.approx(-2 - np.log10(3), abs=0.11)
+    # the steepest drop right at the cliff (Adam-like): minimum/6 is the smaller one
+    cliff = 3.0 - 0.2 * (LOG + 5) - np.tanh(8 * (LOG + 1)) + 200 * np.maximum(LOG + 0.9, 0) ** 2
+    res = _result(cliff)
+    minimum = LRS[np.argmin(cliff)]
+    assert 0.08 < minimum < 0.15 and 0.08 < steepest(LRS, cliff) < 0.12
+    assert res.suggest() == pytest.approx(minimum / 6, rel=1e-12)
 
 
 @pytest.mark.parametrize("rule", RULES)
