@@ -266,6 +266,9 @@ def check_nbgrader_metadata(nb: nbformat.NotebookNode, name: str = "notebook") -
                 problems.append(f"{where}: graded cell lacks 'points'")
             if "nbgrader" in want.metadata and got.get("solution") != want.metadata.nbgrader["solution"]:
                 problems.append(f"{where}: 'solution' should be {want.metadata.nbgrader['solution']}")
+            if got.get("grade") and _is_check_cell(cell) and "assert" not in cell.source:
+                problems.append(f"{where}: nbgrader scores a test cell by its errors, and a failed check "
+                                f"only prints: end the cell with `assert result.passed`")
             gid = got.get("grade_id")
             if gid in ids:
                 problems.append(f"{where}: grade_id {gid!r} already used by cell {ids[gid]}")

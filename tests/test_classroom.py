@@ -143,6 +143,9 @@ def test_add_nbgrader_metadata_marks_solution_and_test_cells():
     assert classroom.check_nbgrader_metadata(out) == []
     problems = classroom.check_nbgrader_metadata(nb, name="x.ipynb")
     assert len(problems) == 3 and problems[0].startswith("x.ipynb: cell 2")
+    quiet = classroom.add_nbgrader_metadata(nb)
+    quiet.cells[4].source = "check_value(value, 0.25)"
+    assert "assert result.passed" in classroom.check_nbgrader_metadata(quiet)[0]
     dup = classroom.add_nbgrader_metadata(nb)
     dup.cells[3].metadata.nbgrader["grade_id"] = "solution_1"
     assert any("already used" in p for p in classroom.check_nbgrader_metadata(dup))
