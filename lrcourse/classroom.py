@@ -405,9 +405,11 @@ def run_notebooks(paths, out: str | os.PathLike, *, timeout: float = 600, jobs: 
             results.append(result)
             bar.update(1)
     else:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # spawn, not fork: the parent may hold torch threads and an event loop
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             for result in pool.map(_run_one, [(str(p), str(out), timeout) for p in paths]):
                 results.append(result)
                 bar.set_postfix_str(result.notebook, refresh=False)
