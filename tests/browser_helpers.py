@@ -23,7 +23,8 @@ from pathlib import Path
 
 import nbformat
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium (apt-get install chromium); LRCOURSE_CHROMIUM points elsewhere.
+CHROMIUM = Path(os.environ.get("LRCOURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,7 +41,6 @@ CHROMIUM_ARGS = [
 PANEL = ".jp-NotebookPanel:visible"
 WIDGET_CELL = f"{PANEL} .jp-CodeCell:has(.widget-slider)"
 PLOT_IMG = ".widget-output img"
-STDERR = f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
 
 def free_port():
@@ -244,12 +244,18 @@ def wait_all_cells_ran(page, timeout=120_000):
             const nb = [...document.querySelectorAll('.jp-NotebookPanel')].find(p => p.offsetParent !== null);
             if (!nb) return false;
             const prompts = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+            if (prompts.some(p => p.textContent.includes('*'))) return false;
+            // Run All stops at an error: the cells after it never get a count.
+            const stderr = nb.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']");
+            if ([...stderr].some(e => e.textContent.includes('Traceback'))) return 'error';
             return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)) && 'done';
         }""",
         timeout=timeout, polling=250,
     ).json_value()
     if result == "dialog":
         raise AssertionError(f"JupyterLab dialog while running: {page.locator('.jp-Dialog').first.inner_text()!r}")
+    if result == "error":
+        raise AssertionError(f"a cell raised during Run All:\n{errors_shown(page.locator(PANEL))[0][-1500:]}")
 
 
 def run_all_cells(page, tries=3):
@@ -282,10 +288,13 @@ def open_notebook(page, server, name, timeout=60_000):
     wait_idle(page, settle_ms=100, timeout=timeout)
 
 
-def errors_shown(page):
-    """Texts of error outputs: tracebacks on stderr and widgets that failed to render."""
-    texts = [t for t in page.locator(STDERR).all_inner_texts() if "Traceback" in t]
-    texts += page.locator(PANEL).get_by_text("Error displaying widget").all_inner_texts()
+def errors_shown(scope):
+    """Texts of error outputs in ``scope`` (a page or a cell): tracebacks on stderr
+    (uncaught errors, also those of widget callbacks shown in an Output) and widgets
+    that failed to render."""
+    stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    texts = [t for t in scope.locator(stderr).all_inner_texts() if "Traceback" in t]
+    texts += scope.get_by_text("Error displaying widget").all_inner_texts()
     return texts
 
 

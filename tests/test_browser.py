@@ -30,6 +30,7 @@ from browser_helpers import (
     CHROMIUM_ARGS,
     PLOT_IMG,
     WIDGET_CELL,
+    PANEL,
     LabServer,
     build_notebook,
     errors_shown,
@@ -133,7 +134,7 @@ def page(browser):
 
 
 def wait_img_change(cell, before, timeout=30.0):
-    """Hash of the cell's plot once it differs from ``before`` (or ``before`` on timeout)."""
+    """Hash of the cell's plot once it differs from ``before``; fails early on a traceback."""
     deadline = time.monotonic() + timeout
     now = before
     while time.monotonic() < deadline:
@@ -142,7 +143,10 @@ def wait_img_change(cell, before, timeout=30.0):
             now = img_hash(img)
             if now != before:
                 return now
+        elif errors_shown(cell):
+            break
         time.sleep(0.2)
+    assert not errors_shown(cell), f"error output in the widget:\n{errors_shown(cell)[0][-1500:]}"
     return now
 
 
@@ -234,7 +238,7 @@ def exercise_widgets(page, lab, name, shot_name, on_rendered=None):
         wait_all_cells_ran(page)
         wait_idle(page)
         phase("all cells ran")
-        assert not errors_shown(page), f"error output after Run All:\n{errors_shown(page)}"
+        assert not errors_shown(page.locator(PANEL)), f"error output after Run All:\n{errors_shown(page.locator(PANEL))}"
 
         cells = page.locator(WIDGET_CELL)
         n_cells = cells.count()
@@ -255,7 +259,7 @@ def exercise_widgets(page, lab, name, shot_name, on_rendered=None):
             cell.screenshot(path=str(ARTIFACTS / f"{shot_name}-2-widget{i}-moved.png"))
             phase(f"widget {i} redraws")
 
-        assert not errors_shown(page), f"error output after moving widgets:\n{errors_shown(page)}"
+        assert not errors_shown(page.locator(PANEL)), f"error after moving widgets:\n{errors_shown(page.locator(PANEL))}"
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"{shot_name}-failure.png"), full_page=True)
         (ARTIFACTS / f"{shot_name}-jupyter.log").write_text(lab.log())
