@@ -489,7 +489,10 @@ _PROBE = '__import__("sys").modules["_lrcourse_grading"].report()'
 
 @dataclass
 class ExerciseScore:
-    """One graded cell of one submission; ``score`` is in 0..1, ``points = score * max_points``."""
+    """One graded cell of one submission; ``score`` is in 0..1, ``points = score * max_points``.
+
+    ``notebook`` is the path as given, so ``alice/ps1/x.ipynb`` and ``bob/ps1/x.ipynb`` stay apart.
+    """
 
     notebook: str
     exercise: str
@@ -583,7 +586,7 @@ def grade_notebook(path: str | os.PathLike, *, timeout: float = 60) -> list[Exer
         if cell_status == "ok" and calls:
             cell_status = ("no check ran" if not checks else "passed" if score >= 1
                            else "partial" if score > 0 else "failed")
-        scores.append(ExerciseScore(path.name, name, index, min(max(score, 0.0), 1.0), pts,
+        scores.append(ExerciseScore(str(path), name, index, min(max(score, 0.0), 1.0), pts,
                                     cell_status, checks))
     return scores
 
