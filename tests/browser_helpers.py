@@ -258,6 +258,29 @@ def wait_all_cells_ran(page, timeout=120_000):
         raise AssertionError(f"a cell raised during Run All:\n{errors_shown(page.locator(PANEL))[0][-1500:]}")
 
 
+def menu(page, top, item):
+    """Click ``top`` in the menu bar, then the enabled entry labelled exactly ``item``."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(top)}$")).first.click()
+    entry = page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel",
+                         has_text=re.compile(f"^{re.escape(item)}$"))
+    entry.first.click()
+
+
+def clear_all_outputs(page, timeout=10_000):
+    """Edit → Clear Outputs of All Cells, and wait until no cell shows a stored count.
+
+    Course notebooks are committed executed: without this, their stored ``[n]:`` prompts
+    and outputs would pass for a finished Run All.
+    """
+    page.locator(f"{PANEL} .jp-Cell .jp-InputPrompt").first.click()
+    menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(
+        """() => ![...document.querySelectorAll('.jp-NotebookPanel .jp-InputArea-prompt')]
+                     .some(p => /\\d/.test(p.textContent))""",
+        timeout=timeout, polling=100,
+    )
+
+
 def run_all_cells(page, tries=3):
     """Run → Run All Cells, through the menu bar as a learner would.
 
@@ -269,9 +292,7 @@ def run_all_cells(page, tries=3):
                      .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
     for attempt in range(tries):
         page.locator(f"{PANEL} .jp-Cell .jp-InputPrompt").first.click()
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        item = page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text="Run All Cells")
-        item.first.click()
+        menu(page, "Run", "Run All Cells")
         try:
             page.wait_for_function(started, timeout=10_000, polling=200)
             return

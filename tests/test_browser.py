@@ -33,6 +33,7 @@ from browser_helpers import (
     PANEL,
     LabServer,
     build_notebook,
+    clear_all_outputs,
     errors_shown,
     img_hash,
     notebook_has_widget,
@@ -234,6 +235,7 @@ def exercise_widgets(page, lab, name, shot_name, on_rendered=None):
     try:
         open_notebook(page, lab, name)
         phase("kernel idle")
+        clear_all_outputs(page)
         run_all_cells(page)
         wait_all_cells_ran(page)
         wait_idle(page)
@@ -261,12 +263,15 @@ def exercise_widgets(page, lab, name, shot_name, on_rendered=None):
 
         assert not errors_shown(page.locator(PANEL)), f"error after moving widgets:\n{errors_shown(page.locator(PANEL))}"
     except Exception:
-        page.screenshot(path=str(ARTIFACTS / f"{shot_name}-failure.png"), full_page=True)
         (ARTIFACTS / f"{shot_name}-jupyter.log").write_text(lab.log())
+        page.screenshot(path=str(ARTIFACTS / f"{shot_name}-failure.png"), full_page=True, timeout=10_000)
         raise
     finally:
-        lab.shutdown_kernels()
-        phase("kernel shut down")
+        try:
+            lab.shutdown_kernels()
+            phase("kernel shut down")
+        except Exception as exc:  # the server fixture kills what is left; keep the real error
+            print(f"[browser] could not shut kernels down: {exc!r}")
 
 
 def test_interact_baseline_redraws(page, lab):
