@@ -184,6 +184,8 @@ def test_grade_solved_unsolved_and_looping(tmp_path):
 # ---------------------------------------------------------------------- nbgrader-metadata
 def test_nbgrader_metadata_command_adds_then_checks(tmp_path, capsys):
     nb = submission("### BEGIN SOLUTION\nanswer = 0.9 ** 10\n### END SOLUTION")
+    for i in (2, 4):
+        nb.cells[i].source = "assert " + nb.cells[i].source  # nbgrader needs a failing check to raise
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
     assert cli.main(["nbgrader-metadata", str(path), "--check"]) == 1
