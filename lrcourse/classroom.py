@@ -86,7 +86,8 @@ def find_notebooks(paths, default_dir: Path | None = None) -> list[Path]:
 
 
 def _first_line(source: str) -> str:
-    lines = [ln.strip() for ln in source.splitlines() if ln.strip()]
+    """The cell's first line that says something (nbval markers such as ``# NBVAL_SKIP`` skipped)."""
+    lines = [ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("# NBVAL_")]
     return lines[0] if lines else "<empty cell>"
 
 
