@@ -1,20 +1,22 @@
 """The course widgets in a real browser: JupyterLab + headless Debian Chromium.
 
-For each notebook: open it in a private JupyterLab server, Run → Run All Cells, wait
-for every cell to finish, then in every cell that shows a slider and an inline plot
-move the slider (and the dropdown, if any) and check that the plot image changed
-and that no cell shows a traceback. Screenshots go to ``artifacts/browser/``.
+For each notebook: open it in a private JupyterLab server, Edit → Clear Outputs, Run →
+Run All Cells, wait for every cell to finish, then in every cell that shows a slider:
+move its LR slider and its dropdown and check that the plot image changed (or, for a
+widget with a Train button, train one epoch and check a plot appears), and that no
+cell shows a traceback. Screenshots go to ``artifacts/browser/`` (git-ignored).
 
-Notebooks: one built here from nbformat around ``schedule_explorer()`` (so the test
-does not wait for the course notebooks), a plain ``interact`` notebook (tells a
-broken harness from a broken widget), and the course notebooks 00 and 01 when they
-exist and call an ``*_explorer(`` widget.
+Notebooks: one built here from nbformat with schedule_explorer(), lr_explorer() and
+training_explorer() (so the test does not wait for the course notebooks), a plain
+``interact`` notebook (tells a broken harness from a broken widget), and course
+notebook 00 (COURSE_NOTEBOOKS) when it calls an ``*_explorer(`` widget.
 
 ``LRCOURSE_UPDATE_SCREENSHOT=1`` also rewrites docs/img/schedule_explorer.png (the
-README's picture) from the schedule explorer test.
+README's picture) from the explorers test.
 
-Skipped with a reason when /usr/bin/chromium or the playwright package is missing
-(``apt-get install chromium``; never ``playwright install``).
+Skipped with a reason when Chromium (/usr/bin/chromium, or $LRCOURSE_CHROMIUM) or
+the playwright package is missing (``apt-get install chromium``; never
+``playwright install``).
 """
 import io
 import os
