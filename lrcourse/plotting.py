@@ -10,7 +10,7 @@ import numbers
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["plot_schedules", "plot_comparison", "plot_lr_sweep", "plot_history", "plot_range_test"]
+__all__ = ["plot_schedules", "plot_comparison", "plot_lr_sweep", "plot_history", "plot_range_test", "plot_plateau"]
 
 
 def _check_num_steps(num_steps):
@@ -48,13 +48,20 @@ def _lr_curve(schedule, num_steps):
     return np.array([schedule(t) for t in range(num_steps)], dtype=float)
 
 
-def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=None):
+_DRAWSTYLES = ("default", "steps", "steps-pre", "steps-mid", "steps-post")
+
+
+def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=None, drawstyle=None,
+                   xlabel="step"):
     """Plot learning rate against step for one schedule, a list, or a ``{label: schedule}`` dict.
 
     x is ``step`` (0 .. num_steps - 1, the LR of each update), y the learning rate from
     ``schedule.curve(num_steps)`` (or ``schedule(t)`` for a plain function). Each line is
     labelled by ``labels``, the dict key, or the schedule's repr. ``log=True`` puts the LR on
-    a log axis (zeros are not drawn there). Returns ``ax``.
+    a log axis (zeros are not drawn there). ``drawstyle`` is matplotlib's: ``"steps-post"`` draws a
+    per-epoch schedule as the staircase it is (each LR held until the next step), ``None`` joins the
+    points by straight lines. ``xlabel`` names the x-axis (e.g. ``"epoch"`` when one step is one epoch).
+    Returns ``ax``.
 
     >>> from lrcourse.schedules import CosineAnnealing, Linear
     >>> ax = plot_schedules({"cosine": CosineAnnealing(1.0, 10), "linear": Linear(1.0, 0.0, 10)}, 11)
@@ -63,14 +70,16 @@ def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=
     """
     num_steps = _check_num_steps(num_steps)
     pairs = _named_schedules(schedules, labels)
+    if drawstyle is not None and drawstyle not in _DRAWSTYLES:
+        raise ValueError(f"drawstyle must be None or one of {_DRAWSTYLES}, got {drawstyle!r}")
     if ax is None:
         _, ax = plt.subplots()
     steps = np.arange(num_steps)
     for label, schedule in pairs:
-        ax.plot(steps, _lr_curve(schedule, num_steps), label=label)
+        ax.plot(steps, _lr_curve(schedule, num_steps), label=label, drawstyle=drawstyle or "default")
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("learning rate")
     if title is not None:
         ax.set_title(title)
@@ -255,4 +264,55 @@ def plot_range_test(result, ax=None, suggestions=True):
                 continue  # too few finite points to suggest anything: draw the curve alone
             ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1.2, label=f"{rule}: {lr:.2g}")
     ax.legend(fontsize="small")
+    return ax
+
+
+def plot_plateau(metrics, lrs, ax=None, drops=None, title=None, lr_log=True):
+    """A monitored metric per epoch with the plateau rule's LR drops marked and the LR as a staircase.
+
+    ``metrics[k]`` is the value measured at the end of epoch k+1 (drawn at x = k+1); ``lrs[k]`` is
+    the LR used *during* epoch k+1, i.e. ``plateau.lr`` before ``plateau.step(metrics[k])``, drawn on
+    a twin axis (found in ``ax.figure.axes``) as a staircase over (k, k+1]: a drop decided at the end
+    of epoch e shows as a step down at x = e, under its marker. ``drops``: the 1-based epochs whose
+    metric triggered a reduction (``▼`` on the metric curve); default: read from ``lrs`` (where the
+    next epoch's LR is lower), which misses a drop decided at the very last epoch.
+    ``lrcourse.widgets.plateau_trace`` returns both. ``lr_log`` puts the LR on a log axis.
+    Returns ``ax`` (the metric axis).
+
+    >>> ax = plot_plateau([3.0, 2.0, 2.5, 2.4, 2.1, 2.2], [1.0, 1.0, 1.0, 1.0, 0.5, 0.5])
+    >>> [line.get_label() for line in ax.get_lines()], ax.get_lines()[1].get_xdata().tolist()
+    (['metric', 'LR drop'], [4])
+    """
+    m = np.asarray(metrics, dtype=float)
+    lr = np.asarray(lrs, dtype=float)
+    if m.ndim != 1 or len(m) == 0:
+        raise ValueError(f"metrics must be a non-empty 1-D sequence of numbers, got shape {m.shape}")
+    if lr.shape != m.shape:
+        raise ValueError(f"lrs must have one LR per metric value ({len(m)}), got shape {lr.shape}")
+    if drops is None:
+        drops = (np.flatnonzero(lr[1:] < lr[:-1]) + 1).tolist()
+    drops = [int(e) for e in drops]
+    bad = [e for e in drops if not 1 <= e <= len(m)]
+    if bad:
+        raise ValueError(f"drops must be epochs in 1..{len(m)} (1-based), got {bad}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    epochs = np.arange(1, len(m) + 1)
+    ax.plot(epochs, m, ".-", color="0.35", lw=0.9, ms=4, label="metric")
+    ax.plot(drops, m[np.asarray(drops, dtype=int) - 1] if drops else [], "v", color="C3", ms=9,
+            ls="none", label="LR drop")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("metric (e.g. val loss)")
+    lr_ax = ax.twinx()
+    # LR of epoch k+1 held over (k, k+1]: repeat the last value so the final epoch has its width
+    lr_ax.plot(np.arange(len(lr) + 1), np.append(lr, lr[-1]), drawstyle="steps-post", color="C0", lw=1.6,
+               label="lr")
+    if lr_log and lr.min() > 0:
+        lr_ax.set_yscale("log")
+    lr_ax.set_ylabel("learning rate", color="C0")
+    lr_ax.tick_params(axis="y", colors="C0")
+    handles = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    ax.set_title(title if title is not None else f"LR drops after epochs {drops}")
+    ax.grid(alpha=0.3)
     return ax

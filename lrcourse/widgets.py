@@ -33,7 +33,8 @@ from lrcourse import schedules as S
 from lrcourse.theory import quadratic_gd
 
 __all__ = ["ParamSpec", "param_specs", "build_schedule", "torch_equivalent", "schedule_curves",
-           "schedule_explorer", "FUNCTIONS", "gd_trajectory", "classify", "describe_run", "lr_explorer",
+           "schedule_name", "preset_specs", "schedule_explorer", "plateau_trace", "synthetic_val_loss",
+           "plateau_explorer", "FUNCTIONS", "gd_trajectory", "classify", "describe_run", "lr_explorer",
            "Run", "make_run", "training_explorer"]
 
 
@@ -250,6 +251,58 @@ def schedule_curves(schedules: Sequence, num_steps: int) -> list[dict]:
     return out
 
 
+def schedule_name(schedule) -> str:
+    """The ``SCHEDULES`` key of a course schedule instance (or class).
+
+    >>> schedule_name(S.StepDecay(0.1, 10, 0.5))
+    'step'
+    """
+    cls = schedule if isinstance(schedule, type) else type(schedule)
+    for key, value in S.SCHEDULES.items():
+        if value is cls:
+            return key
+    raise ValueError(f"schedule must be an instance of a class in SCHEDULES ({', '.join(S.SCHEDULES)}), "
+                     f"got {schedule!r}")
+
+
+def preset_specs(specs: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[ParamSpec]:
+    """``specs`` with ``values`` as their defaults, each range widened so that it holds its value.
+
+    Fields not in ``values`` keep their defaults; widget conventions are applied (``None`` ->
+    0 for ``step_size_down``, a tuple -> comma text). An LR field at 0 (``Linear(0.0, ...)``) cannot
+    sit on a log slider: it becomes a linear slider from 0.
+
+    >>> [(p.default, p.min, p.max) for p in preset_specs(param_specs(S.StepDecay, 60), {"step_size": 80})][1]
+    (80, 1, 80)
+    """
+    unknown = sorted(set(values) - {p.name for p in specs})
+    if unknown:
+        raise ValueError(f"values must name fields of the schedule ({', '.join(p.name for p in specs)}), got {unknown}")
+    out = []
+    for p in specs:
+        if p.name not in values:
+            out.append(p)
+            continue
+        v = values[p.name]
+        if p.kind == "sequence":
+            out.append(dataclasses.replace(p, default=v if isinstance(v, str) else ", ".join(map(str, v))))
+        elif p.kind == "bool":
+            out.append(dataclasses.replace(p, default=bool(v)))
+        elif p.kind == "choice":
+            options = p.options if v in p.options else p.options + (v,)
+            out.append(dataclasses.replace(p, default=v, options=options))
+        elif p.kind in ("int", "optional_int"):
+            v = 0 if v is None else int(v)
+            out.append(dataclasses.replace(p, default=v, min=min(p.min, v), max=max(p.max, v)))
+        elif p.kind == "lr" and float(v) <= 0:
+            out.append(dataclasses.replace(p, kind="float", log=False, default=float(v), min=min(0.0, float(v)),
+                                           max=1.0))
+        else:
+            v = float(v)
+            out.append(dataclasses.replace(p, default=v, min=min(p.min, v), max=max(p.max, v)))
+    return out
+
+
 def _control(spec: ParamSpec, widgets):
     """The ipywidget for one ParamSpec."""
     common = dict(description=spec.name, style={"description_width": "110px"},
@@ -285,19 +338,43 @@ def _show(fig, out) -> None:
         display(fig)
 
 
-def schedule_explorer(schedules: Sequence[str] | None = None, num_steps: int = 1000):
+def schedule_explorer(schedules: Sequence[str] | Any = None, num_steps: int = 1000, *, schedule: Any = None,
+                      name: str | None = None, params: Mapping[str, Any] | None = None):
     """Dropdown of course schedules, a slider per parameter, live curve, overlays, torch code.
 
-    ``schedules``: names from ``SCHEDULES`` to offer (default: all). Returns the widget box;
-    ``box.controls`` maps names to the current controls (for tests and scripted demos).
+    ``schedules``: names from ``SCHEDULES`` to offer (default: all). Start at a given schedule with
+    ``schedule=StepDecay(0.1, 10, 0.5)`` (or that instance as the first argument) or with ``name="step",
+    params={"lr": 0.1, "step_size": 10}`` (fields left out keep their defaults): the dropdown shows its
+    class and the sliders its values, their ranges widened where needed; the name is added to
+    ``schedules`` if missing. Returns the widget box; ``box.controls`` maps names to the current
+    controls and ``box.schedule()`` returns the schedule shown (for tests and scripted demos).
     """
     import ipywidgets as widgets
 
+    if dataclasses.is_dataclass(schedules) and not isinstance(schedules, type):
+        if schedule is not None:
+            raise ValueError(f"schedule given twice: {schedules!r} as the first argument and schedule={schedule!r}")
+        schedules, schedule = None, schedules  # schedule_explorer(StepDecay(0.1, 10, 0.5), num_steps=60)
+    if schedule is not None and (name is not None or params is not None):
+        raise ValueError(f"give schedule= or name= (with params=), not both; got schedule={schedule!r}, name={name!r}")
+    if params is not None and name is None:
+        raise ValueError(f"params needs name= (a key of SCHEDULES), got params={dict(params)!r} and name=None")
     names = list(schedules or S.SCHEDULES)
     unknown = [n for n in names if n not in S.SCHEDULES]
     if unknown:
         raise ValueError(f"schedules must be names from SCHEDULES ({', '.join(S.SCHEDULES)}), got {unknown}")
-    choose = widgets.Dropdown(options=names, value=names[0], description="schedule")
+    preset = None  # (name, field values) to start from
+    if schedule is not None:
+        preset = (schedule_name(schedule), {f.name: getattr(schedule, f.name) for f in dataclasses.fields(schedule)})
+    elif name is not None:
+        if name not in S.SCHEDULES:
+            raise ValueError(f"name must be one of {', '.join(S.SCHEDULES)}, got {name!r}")
+        preset = (name, dict(params or {}))
+        preset_specs(param_specs(S.SCHEDULES[name], num_steps), preset[1])  # unknown field names: fail now
+    if preset is not None and preset[0] not in names:
+        names.append(preset[0])
+    first = preset[0] if preset is not None else names[0]
+    choose = widgets.Dropdown(options=names, value=first, description="schedule")
     add = widgets.Button(description="Add to overlay", icon="plus")
     clear = widgets.Button(description="Clear overlay")
     params_box = widgets.VBox()
@@ -333,8 +410,10 @@ def schedule_explorer(schedules: Sequence[str] | None = None, num_steps: int = 1
             ax2.set_ylabel("momentum (dashed)")
         _show(fig, out)
 
-    def rebuild(_=None):
+    def rebuild(_=None, values=None):
         specs = param_specs(S.SCHEDULES[choose.value], num_steps)
+        if values:
+            specs = preset_specs(specs, values)
         controls = {s.name: _control(s, widgets) for s in specs}
         for c in controls.values():
             c.observe(redraw, names="value")
@@ -356,7 +435,129 @@ def schedule_explorer(schedules: Sequence[str] | None = None, num_steps: int = 1
     choose.observe(rebuild, names="value")
     add.on_click(add_overlay)
     clear.on_click(clear_overlay)
-    rebuild()
+    box.schedule = lambda: state["current"]
+    rebuild(values=preset[1] if preset is not None else None)
+    return box
+
+
+# ============================================================================ plateau explorer
+def plateau_trace(metrics: Sequence[float], lr: float = 0.1, **params) -> tuple[list[float], list[int]]:
+    """Run ``ReduceLROnPlateau(lr, **params)`` over ``metrics``: ``(lrs, drop_epochs)``.
+
+    ``metrics[k]`` is the value measured at the end of epoch k+1. ``lrs[k]`` is the LR used *during*
+    epoch k+1 (``plateau.lr`` before ``plateau.step(metrics[k])``), so ``lrs[0] == lr``.
+    ``drop_epochs``: the 1-based epochs whose metric made the LR go down (a reduction skipped at
+    ``min_lr`` is no drop); the last epoch's drop is included although its LR is never used here.
+    ``params``: ``mode``, ``factor``, ``patience``, ``threshold``, ``threshold_mode``, ``cooldown``,
+    ``min_lr``, ``eps``, as in :class:`lrcourse.plateau.ReduceLROnPlateau` (= torch's).
+
+    >>> plateau_trace([3.0, 2.0, 2.5, 2.4, 2.1, 2.2], lr=1.0, factor=0.5, patience=1)
+    ([1.0, 1.0, 1.0, 1.0, 0.5, 0.5], [4, 6])
+    """
+    from lrcourse.plateau import ReduceLROnPlateau
+
+    if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__len__"):
+        raise TypeError(f"metrics must be a sequence of numbers, got {type(metrics).__name__}: {metrics!r}")
+    if len(metrics) == 0:
+        raise ValueError(f"metrics must hold at least one value, got {metrics!r}")
+    plateau = ReduceLROnPlateau(lr, **params)
+    lrs, drops = [], []
+    for epoch, m in enumerate(metrics, start=1):
+        before = plateau.lr
+        lrs.append(before)
+        if plateau.step(m) < before:
+            drops.append(epoch)
+    return lrs, drops
+
+
+def synthetic_val_loss(num_epochs: int = 40, noise: float = 0.02, seed: int = 0) -> np.ndarray:
+    r"""A validation-loss-like curve: fast drop, then a noisy plateau.
+
+    .. math:: m_e = 0.5 + 1.5\,e^{-e/6} + \sigma\,z_e,\quad e = 1..E,\ z_e \sim N(0, 1)
+
+    with E = ``num_epochs``, sigma = ``noise``, z drawn by ``numpy.random.default_rng(seed)``.
+
+    >>> synthetic_val_loss(3, noise=0.0).round(3).tolist()
+    [1.77, 1.575, 1.41]
+    """
+    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
+        raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
+    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    epochs = np.arange(1, num_epochs + 1)
+    return 0.5 + 1.5 * np.exp(-epochs / 6) + noise * np.random.default_rng(seed).standard_normal(num_epochs)
+
+
+def plateau_explorer(metrics: Sequence[float] | None = None, *, lr: float = 0.1, mode: str = "min",
+                     num_epochs: int = 40, seed: int = 0):
+    """Sliders for ``ReduceLROnPlateau``'s patience, factor, threshold (rel/abs), cooldown, min_lr.
+
+    Draws ``metrics`` (default: :func:`synthetic_val_loss`, with noise and seed controls) with the
+    LR drops marked and the LR as a staircase (:func:`lrcourse.plotting.plot_plateau`), and prints
+    the drop epochs and the call. ``lr`` is the start LR, ``mode`` "min" for a loss, "max" for an
+    accuracy. Returns the widget box; ``box.controls`` maps names to controls, ``box.trace()``
+    returns the current ``(metrics, lrs, drop_epochs)``.
+    """
+    import ipywidgets as widgets
+
+    from lrcourse.plotting import plot_plateau
+
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if metrics is not None:
+        given = np.asarray(metrics, dtype=float)
+        if given.ndim != 1 or len(given) == 0:
+            raise ValueError(f"metrics must be a non-empty 1-D sequence of numbers, got shape {given.shape}")
+    common = dict(style={"description_width": "110px"}, layout=widgets.Layout(width="420px"))
+    controls = {
+        "patience": widgets.IntSlider(value=2, min=0, max=15, description="patience", **common),
+        "factor": widgets.FloatSlider(value=0.5, min=0.05, max=0.95, step=0.05, description="factor", **common),
+        "threshold": widgets.FloatLogSlider(value=1e-4, base=10, min=-5, max=-0.5, step=0.1,
+                                            readout_format=".1e", description="threshold", **common),
+        "threshold_mode": widgets.ToggleButtons(options=["rel", "abs"], value="rel", description="threshold_mode",
+                                                style={"description_width": "110px", "button_width": "60px"}),
+        "cooldown": widgets.IntSlider(value=0, min=0, max=10, description="cooldown", **common),
+        "min_lr": widgets.FloatSlider(value=0.0, min=0.0, max=lr / 2, step=lr / 200, readout_format=".3g",
+                                      description="min_lr", **common),
+    }
+    if metrics is None:
+        controls["noise"] = widgets.FloatSlider(value=0.02, min=0.0, max=0.1, step=0.005, readout_format=".3f",
+                                                description="noise (σ)", **common)
+        controls["seed"] = widgets.IntText(value=seed, description="seed", **common)
+    readout = widgets.HTML()
+    out = widgets.Output()
+    fig = _new_figure(width=7.5)
+    box = widgets.VBox([widgets.VBox(list(controls.values())), readout, out])
+    box.controls = controls
+    box.figure = fig
+    state: dict = {}
+
+    def redraw(_=None):
+        values = (given if metrics is not None else
+                  synthetic_val_loss(num_epochs, controls["noise"].value, int(controls["seed"].value)))
+        params = {k: c.value for k, c in controls.items() if k not in ("noise", "seed")}
+        try:
+            lrs, drops = plateau_trace(values, lr=lr, mode=mode, **params)
+        except (TypeError, ValueError) as exc:
+            readout.value = f"<span style='color:#b00'>⚠ {exc}</span>"
+            return
+        state["trace"] = (values, lrs, drops)
+        args = ", ".join(f"{k}={v!r}" if not isinstance(v, float) else f"{k}={v:.3g}" for k, v in params.items())
+        mode_arg = "" if mode == "min" else f"mode={mode!r}, "
+        readout.value = (f"{len(drops)} drop(s), after epochs <b>{drops}</b> &nbsp;·&nbsp; "
+                         f"<code>ReduceLROnPlateau({lr:g}, {mode_arg}{args})</code>")
+        fig.clear()
+        ax = fig.add_subplot()
+        plot_plateau(values, lrs, ax=ax, drops=drops, lr_log=True)
+        ax.set_ylabel("val loss" if mode == "min" else "metric")
+        _show(fig, out)
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    box.trace = lambda: state.get("trace")
+    redraw()
     return box
 
 

@@ -86,3 +86,21 @@ def test_never_shows(monkeypatch):
 
     monkeypatch.setattr(plt, "show", fail)
     plot_schedules(CosineAnnealing(1.0, 10), 10)
+
+
+def test_drawstyle_steps_post_draws_a_staircase_and_default_joins_points():
+    per_epoch = StepDecay(0.3, 2, 0.5)
+    ax = plot_schedules(per_epoch, 6, drawstyle="steps-post", xlabel="epoch")
+    line = ax.get_lines()[0]
+    assert line.get_drawstyle() == "steps-post" and ax.get_xlabel() == "epoch"
+    assert line.get_ydata().tolist() == [per_epoch(t) for t in range(6)]
+    # the drawn path holds each LR until the next epoch: 2 vertices per point but the last
+    path = line._get_transformed_path().get_fully_transformed_path().vertices
+    assert len(path) == 2 * 6 - 1
+    plain = plot_schedules(per_epoch, 6).get_lines()[0]
+    assert plain.get_drawstyle() == "default" and plot_schedules(per_epoch, 6).get_xlabel() == "step"
+
+
+def test_bad_drawstyle_names_the_parameter():
+    with pytest.raises(ValueError, match="drawstyle"):
+        plot_schedules(StepDecay(0.3, 2, 0.5), 6, drawstyle="stairs")

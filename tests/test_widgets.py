@@ -2,6 +2,8 @@
 smoke tests that build each widget, move its controls and check that figures do not pile up."""
 import dataclasses
 import math
+import subprocess
+import sys
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,8 +13,9 @@ import torch
 from lrcourse import schedules as S
 from lrcourse.experiments import RECIPES
 from lrcourse.widgets import (FUNCTIONS, build_schedule, classify, describe_run, gd_trajectory,
-                              lr_explorer, make_run, param_specs, schedule_curves, schedule_explorer,
-                              torch_equivalent, training_explorer)
+                              lr_explorer, make_run, param_specs, plateau_explorer, plateau_trace,
+                              preset_specs, schedule_curves, schedule_explorer, schedule_name,
+                              synthetic_val_loss, torch_equivalent, training_explorer)
 
 
 # --- param_specs / build_schedule ----------------------------------------------------------------
@@ -233,3 +236,167 @@ def test_training_explorer_trains_and_keeps_the_previous_run():
     grey = [l for l in w.figure.axes[0].get_lines() if l.get_color() == "0.75"]
     assert len(grey) == 1 and len(grey[0].get_ydata()) == len(h1.loss)
     assert plt.get_fignums() == before
+
+
+def test_importing_widgets_does_not_import_ipywidgets():
+    code = "import sys, lrcourse.widgets; print(sorted(m for m in ('ipywidgets', 'IPython') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# --- schedule_explorer presets -------------------------------------------------------------------
+def test_schedule_name_and_its_bad_input():
+    assert schedule_name(S.CosineAnnealing(0.1, 10)) == "cosine" and schedule_name(S.OneCycle) == "onecycle"
+    with pytest.raises(ValueError, match="schedule"):
+        schedule_name(S.warmup_cosine(0.1, 100, 10))  # a Join: no slider set for it
+
+
+def test_preset_specs_set_defaults_and_widen_ranges():
+    specs = {p.name: p for p in preset_specs(param_specs(S.Cyclic, 100), dict(
+        base_lr=0.001, max_lr=30.0, step_size_up=250, step_size_down=None, mode="exp_range", gamma=0.95))}
+    assert (specs["max_lr"].default, specs["max_lr"].max, specs["max_lr"].kind) == (30.0, 30.0, "lr")
+    assert (specs["step_size_up"].default, specs["step_size_up"].max) == (250, 250)
+    assert specs["step_size_down"].default == 0 and specs["mode"].default == "exp_range"
+    assert (specs["gamma"].default, specs["gamma"].min) == (0.95, 0.95)
+    for p in specs.values():
+        if p.kind in ("lr", "float", "int", "optional_int"):
+            assert p.min <= p.default <= p.max, p
+    lin = {p.name: p for p in preset_specs(param_specs(S.Linear, 100), {"start_lr": 0.0})}
+    assert (lin["start_lr"].kind, lin["start_lr"].log, lin["start_lr"].min) == ("float", False, 0.0)
+    pw = {p.name: p for p in preset_specs(param_specs(S.PiecewiseConstant, 100), {"boundaries": (5, 9)})}
+    assert pw["boundaries"].default == "5, 9"
+    with pytest.raises(ValueError, match="values must name fields"):
+        preset_specs(param_specs(S.StepDecay, 100), {"T_max": 3})
+
+
+@pytest.mark.parametrize("schedule, num_steps", [
+    (S.StepDecay(0.1, 10, 0.5), 60),
+    (S.Linear(0.0, 0.3, 80), 100),                       # start_lr 0: off a log slider
+    (S.Cyclic(0.001, 0.05, 30, None, "exp_range", 0.995), 200),
+    (S.PiecewiseConstant((10, 25), (0.1, 0.02, 0.004)), 40),
+    (S.OneCycle(0.3, 500, pct_start=0.25, anneal="linear", three_phase=True), 300),  # total_steps > num_steps
+    (S.CosineWarmRestarts(0.2, 15, 2, 0.001, 0.8), 100),
+])
+def test_schedule_explorer_starts_at_the_given_schedule(schedule, num_steps):
+    before = plt.get_fignums()
+    for w in (schedule_explorer(schedule, num_steps=num_steps), schedule_explorer(schedule=schedule, num_steps=num_steps)):
+        assert w.controls["schedule"].value == schedule_name(schedule)
+        assert w.schedule() == schedule
+        np.testing.assert_allclose(_lines(w)[-1].get_ydata(), schedule.curve(num_steps))
+        assert "⚠" not in w.children[2].value
+    assert plt.get_fignums() == before
+
+
+def test_schedule_explorer_name_and_params_and_sliders_still_move():
+    w = schedule_explorer(["cosine", "linear"], num_steps=60, name="step", params={"lr": 0.2, "step_size": 10})
+    assert list(w.controls["schedule"].options) == ["cosine", "linear", "step"]  # added to the offered names
+    assert w.schedule() == S.StepDecay(0.2, 10)  # gamma keeps its default
+    w.controls["gamma"].value = 0.5
+    assert w.schedule() == S.StepDecay(0.2, 10, 0.5)
+    w.controls["schedule"].value = "cosine"  # another class: its defaults
+    assert w.schedule() == S.CosineAnnealing(0.1, 60)
+    assert schedule_explorer(num_steps=50).controls["schedule"].value == "constant"  # unchanged default
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(name="nope"), "name must be one of"),
+    (dict(params={"lr": 0.1}), "params needs name"),
+    (dict(schedule=S.Constant(0.1), name="constant"), "not both"),
+    (dict(name="step", params={"T_max": 3}), "values must name fields"),
+    (dict(schedule=S.warmup_cosine(0.1, 100, 10)), "schedule must be an instance"),
+])
+def test_schedule_explorer_preset_bad_input(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        schedule_explorer(num_steps=50, **kwargs)
+
+
+# --- plateau_trace / plateau_explorer ------------------------------------------------------------
+def test_plateau_trace_hand_computed():
+    # abs threshold 0.05, patience 1, cooldown 1, floor 0.3. Epoch by epoch (best, bad epochs):
+    # 1: 1.0 best | 2: 0.9 < 1.0-0.05 best | 3: 0.95 bad 1 | 4: 0.92 bad 2 > 1 -> lr 0.5, cooldown 1
+    # 5: bad, forgotten in cooldown | 6: bad 1 | 7: bad 2 -> lr max(0.25, 0.3) = 0.3, cooldown 1
+    # 8: forgotten | 9: bad 1 | 10: bad 2 -> max(0.15, 0.3) = 0.3: no change, so no drop
+    metrics = [1.0, 0.9, 0.95, 0.92, 0.91, 0.93, 0.94, 0.95, 0.96, 0.97]
+    lrs, drops = plateau_trace(metrics, lr=1.0, factor=0.5, patience=1, threshold=0.05, threshold_mode="abs",
+                               cooldown=1, min_lr=0.3)
+    assert lrs == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3]
+    assert drops == [4, 7]
+    # rel 0.05 of 0.9 is 0.045: epoch 2 still improves, the same drops
+    assert plateau_trace(metrics, lr=1.0, factor=0.5, patience=1, threshold=0.05, cooldown=1, min_lr=0.3)[1] == [4, 7]
+    # a drop decided at the last epoch is reported though no epoch uses its LR
+    assert plateau_trace([1.0, 1.0, 1.0], lr=1.0, patience=1) == ([1.0, 1.0, 1.0], [3])
+
+
+def test_plateau_trace_equals_torch_on_random_settings():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        metrics = (1 + np.exp(-np.arange(30) / 5) + 0.05 * rng.standard_normal(30)).tolist()
+        kw = dict(factor=float(rng.uniform(0.1, 0.9)), patience=int(rng.integers(0, 5)),
+                  threshold=float(10 ** rng.uniform(-4, -1)), threshold_mode=str(rng.choice(["rel", "abs"])),
+                  cooldown=int(rng.integers(0, 4)), min_lr=float(rng.choice([0.0, 0.01])))
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kw)
+        want = []
+        for m in metrics:
+            want.append(opt.param_groups[0]["lr"])
+            sched.step(m)
+        lrs, drops = plateau_trace(metrics, lr=0.1, **kw)
+        assert lrs == pytest.approx(want, rel=1e-12), kw
+        assert drops == [e for e in range(1, 30) if want[e] < want[e - 1]] + ([30] if opt.param_groups[0]["lr"] < want[-1] else [])
+
+
+@pytest.mark.parametrize("metrics, error, words", [(3.0, TypeError, "metrics"), ("abc", TypeError, "metrics"),
+                                                   ([], ValueError, "metrics")])
+def test_plateau_trace_bad_input(metrics, error, words):
+    with pytest.raises(error, match=words):
+        plateau_trace(metrics)
+    with pytest.raises(ValueError, match="factor"):
+        plateau_trace([1.0], factor=2.0)
+
+
+def test_synthetic_val_loss_is_seeded_and_noise_free_at_zero():
+    a, b = synthetic_val_loss(20, seed=3), synthetic_val_loss(20, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, synthetic_val_loss(20, seed=4))
+    e = np.arange(1, 21)
+    np.testing.assert_allclose(synthetic_val_loss(20, noise=0.0), 0.5 + 1.5 * np.exp(-e / 6))
+    with pytest.raises(ValueError, match="num_epochs"):
+        synthetic_val_loss(0)
+    with pytest.raises(ValueError, match="noise"):
+        synthetic_val_loss(5, noise=-1.0)
+
+
+def test_plateau_explorer_follows_the_sliders():
+    before = plt.get_fignums()
+    w = plateau_explorer()
+    values, lrs, drops = w.trace()
+    np.testing.assert_array_equal(values, synthetic_val_loss(40, 0.02, 0))
+    assert (lrs, drops) == plateau_trace(values, lr=0.1, factor=0.5, patience=2, threshold=1e-4)
+    assert f"after epochs <b>{drops}</b>" in w.children[1].value
+    w.controls["patience"].value = 15
+    assert len(w.trace()[2]) < len(drops)
+    w.controls["threshold_mode"].value = "abs"
+    w.controls["cooldown"].value = 3
+    w.controls["min_lr"].value = 0.02
+    w.controls["seed"].value = 5
+    values, lrs, drops = w.trace()
+    np.testing.assert_array_equal(values, synthetic_val_loss(40, 0.02, 5))
+    assert (lrs, drops) == plateau_trace(values, lr=0.1, factor=0.5, patience=15, threshold=1e-4,
+                                         threshold_mode="abs", cooldown=3, min_lr=0.02)
+    assert "threshold_mode='abs'" in w.children[1].value
+    assert plt.get_fignums() == before
+
+
+def test_plateau_explorer_on_the_users_metrics():
+    acc = [0.5, 0.6, 0.6, 0.6, 0.6, 0.7]
+    w = plateau_explorer(acc, lr=1.0, mode="max")
+    assert "noise" not in w.controls and "seed" not in w.controls
+    w.controls["patience"].value = 1
+    assert w.trace()[1:] == plateau_trace(acc, lr=1.0, mode="max", factor=0.5, patience=1)
+    assert w.trace()[2] == [4]
+    marks = w.figure.axes[0].get_lines()[1]
+    assert marks.get_xdata().tolist() == [4]
+    with pytest.raises(ValueError, match="mode"):
+        plateau_explorer(acc, mode="up")
+    with pytest.raises(ValueError, match="metrics"):
+        plateau_explorer([])
