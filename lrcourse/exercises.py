@@ -205,6 +205,8 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
             drawn = sample_params(cls, rng, ranges=ranges, base=fixed, vary=accepted)
             if drawn is not None:
                 sets.append(drawn)
+    # A plain callable reference may have no docstring: then hints must not send the learner to one.
+    documented = cls is not None or (inspect.isfunction(reference) and bool(inspect.getdoc(reference)))
     failures, first, n_steps = 0, None, 0
     for values in sets:
         ref = cls(**values) if cls is not None else reference
@@ -212,7 +214,7 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
         n_steps += len(steps)
         rebuild = (lambda **changes: cls(**{**values, **changes})) if cls is not None else None
         outcome = _run_one(learner, {k: v for k, v in values.items() if k in accepted}, ref, steps, rtol,
-                           values, rebuild)
+                           values, rebuild, documented=documented)
         if outcome == "not attempted":
             return _finish(Result(False, 0.0, NOT_ATTEMPTED, len(sets), len(sets), attempted=False), verbose)
         if outcome is not None:
@@ -416,7 +418,7 @@ def _close(got: float, expected: float, rtol: float, scale: float = 0.0) -> bool
 
 
 def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol: float,
-             values: Mapping[str, Any], rebuild: Callable | None):
+             values: Mapping[str, Any], rebuild: Callable | None, *, documented: bool = True):
     """None if right at every step, "not attempted", or (step, got, expected, hint) of the first miss."""
     try:
         fn = learner(**kwargs) if inspect.isclass(learner) else (lambda t: learner(t, **kwargs))
@@ -448,7 +450,7 @@ def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol:
     if not misses:
         return None
     i = misses[0]
-    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i, values, rebuild)
+    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i, values, rebuild, documented=documented)
     return steps[i], got[i], expected[i], hint
 
 
@@ -467,8 +469,11 @@ def _exception_hint(exc: BaseException) -> str:
     return "your code raised an exception; run it by hand on the step above to see where."
 
 
-def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild) -> str:
-    """Pick the hint for the most likely typical mistake; ``first`` indexes the first miss."""
+def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *, documented=True) -> str:
+    """Pick the hint for the most likely typical mistake; ``first`` indexes the first miss.
+
+    ``documented``: the reference has a docstring the hints may point to (False for a plain callable).
+    """
     def matches(f, idx=None) -> bool:
         idx = range(len(steps)) if idx is None else idx
         try:
@@ -500,11 +505,19 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild) ->
         if isinstance(k, int) and k > 1 and matches(lambda t: ref(t * k)):
             return (f"your curve moves {k}x too fast: it looks like you used the raw step t where the "
                     f"formula has t / {name} (here t / {k}).")
+    for shift, word, sign in ((-1, "late", "-"), (1, "early", "+")):
+        hits = _shifted_misses(got, expected, steps, ref, rtol, scale, shift)
+        if hits:
+            right = (f"steps 0..{steps[first] - 1} are right, then " if first > 0 else "")
+            return (f"{right}your values are the course values one step {word} at {len(hits)} of the "
+                    f"{_count_misses(got, expected, rtol, scale)} steps that differ (steps {steps[hits[0]]}.."
+                    f"{steps[hits[-1]]}: you return the LR of step t{sign}1 at step t). Look at how that part of "
+                    "the curve counts its steps: each phase starts at its own step 0 (e.g. step - warmup_steps).")
     horizon = params.get("total_steps")
     if isinstance(horizon, int) and steps[first] >= horizon and first > 0:
+        where = " (the docstring says what happens past the horizon)" if documented else ""
         return (f"your values are right up to step {steps[first] - 1} and wrong after total_steps={horizon}: "
-                f"the formula only covers 0..total_steps; what should the LR be after it? "
-                f"(the docstring says what happens past the horizon)")
+                f"the formula only covers 0..total_steps; what should the LR be after it?{where}")
     warmup = params.get("warmup_steps")
     if isinstance(warmup, int) and 0 < warmup <= steps[first]:
         return (f"your values are right during the warmup (steps 0..{warmup - 1}) and wrong from step {warmup}: "
@@ -522,5 +535,31 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild) ->
                 "check the starting value (which LR parameter multiplies the formula?).")
     if first == 0:
         return "already step 0 differs: check the starting value first (sched(0) is the LR of the first update)."
+    if not documented:
+        return (f"your values are right up to step {steps[first] - 1}; work out the expected value at the step "
+                "above by hand from the task's formula and compare it with each term of yours.")
     return (f"your values are right up to step {steps[first] - 1}; compare your formula with the "
             "docstring's, term by term, at the step above.")
+
+
+def _count_misses(got, expected, rtol, scale) -> int:
+    return sum(not _close(g, e, rtol, scale) for g, e in zip(got, expected))
+
+
+def _shifted_misses(got, expected, steps, ref, rtol, scale, shift) -> list[int]:
+    """Indices of the wrong values that equal the reference at ``step + shift``, when they are most of them.
+
+    "Most" is at least 2/3 of the wrong values: a learner one step off in only one phase (the decay
+    after a warmup, one half of a cycle) is wrong nowhere else, so nearly all its misses match.
+    """
+    misses = [i for i, (g, e) in enumerate(zip(got, expected)) if not _close(g, e, rtol, scale)]
+    hits = []
+    for i in misses:
+        if steps[i] + shift < 0:
+            continue
+        try:
+            if _close(got[i], float(ref(steps[i] + shift)), rtol, scale):
+                hits.append(i)
+        except Exception:  # noqa: BLE001 - a shifted step outside the reference's domain
+            continue
+    return hits if misses and 3 * len(hits) >= 2 * len(misses) else []

@@ -223,3 +223,67 @@ def test_check_choice_single_and_multiple():
     assert not r.passed and r.score == 0.5 and "1 right option(s) still missing" in r.message
     assert check_choice(["b", "A"], {"a", "b"}, notes, verbose=False).passed
     assert not check_choice("", "b", notes, verbose=False).attempted
+
+
+# --- plain callable references and partly shifted curves ------------------------------------------
+def halving_every_5(t):  # a plain reference with no docstring (a lambda would do too)
+    return 0.1 * 0.5 ** (t // 5)
+
+
+def halving_wrong_from_12(t):
+    return 0.1 * 0.5 ** (t // 5) if t < 12 else 0.07
+
+
+def test_plain_callable_reference_fallback_does_not_mention_a_docstring():
+    for reference in (halving_every_5, lambda t: 0.1 * 0.5 ** (t // 5)):
+        r = check_schedule(halving_wrong_from_12, reference, num_steps=30, verbose=False)
+        assert not r.passed and "right up to step 11" in hint_of(r)
+        assert "docstring" not in r.message, r.message
+    # a schedule class or instance has a docstring: there the hint points to it
+    r = check_schedule(lambda step, lr, step_size, gamma: halving_wrong_from_12(step), StepDecay(0.1, 5, 0.5),
+                       num_steps=30, verbose=False)
+    assert "docstring's" in hint_of(r), r.message
+
+
+def test_plain_callable_with_its_own_docstring_may_point_to_it():
+    def reference(t):
+        """0.1 halved every 5 steps."""
+        return 0.1 * 0.5 ** (t // 5)
+
+    r = check_schedule(halving_wrong_from_12, reference, num_steps=30, verbose=False)
+    assert "docstring's" in hint_of(r)
+
+
+def warmup_cosine_decay_late(step, max_lr, total_steps, warmup_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return max_lr * step / warmup_steps
+    return cosine_right(step - warmup_steps - 1, max_lr, total_steps - warmup_steps, min_lr)
+
+
+def warmup_cosine_decay_early(step, max_lr, total_steps, warmup_steps, min_lr=0.0):
+    if step < warmup_steps:
+        return max_lr * step / warmup_steps
+    return cosine_right(step - warmup_steps + 1, max_lr, total_steps - warmup_steps, min_lr)
+
+
+@pytest.mark.parametrize("learner, word, sign", [(warmup_cosine_decay_late, "late", "-"),
+                                                 (warmup_cosine_decay_early, "early", "+")])
+def test_one_step_off_in_one_phase_only_is_diagnosed(learner, word, sign):
+    params = dict(max_lr=0.1, total_steps=100, warmup_steps=10)
+    # not the whole curve: the warmup is right, so the whole-curve shift test cannot fire
+    assert check_schedule(warmup_cosine_right, warmup_cosine, params=params, verbose=False).passed
+    r = check_schedule(learner, warmup_cosine, params=params, verbose=False)
+    assert not r.passed and r.score == 0
+    hint = hint_of(r)
+    assert f"one step {word}" in hint and f"step t{sign}1" in hint and "steps 0..9 are right" in hint, r.message
+    assert "warmup_steps" in hint
+
+
+def test_a_shift_at_only_a_few_of_the_wrong_steps_is_not_called_one_step_late():
+    # wrong after the horizon (no clamp): a shifted reference explains none of those steps
+    r = check_schedule(cosine_no_clamp, CosineAnnealing(1.0, 10), random_params=0, verbose=False)
+    assert "one step" not in hint_of(r) and "after total_steps=10" in hint_of(r)
+    assert exercises._shifted_misses([1.0, 2.0, 9.0, 9.0], [1.0, 1.0, 2.0, 3.0], range(4),
+                                      lambda t: float(t), 1e-6, 3.0, -1) == []
+    assert exercises._shifted_misses([0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 2.0, 3.0], range(4),
+                                     lambda t: float(t), 1e-6, 3.0, -1) == [1, 2, 3]
