@@ -2,7 +2,11 @@ r"""Interactive explorers for the notebooks: thin ipywidgets shells over pure, t
 
 - ``schedule_explorer()``: pick a course schedule, move its parameters, see the curve (and
   OneCycle's momentum), overlay several, read the equivalent PyTorch code.
-  Pure parts: ``param_specs``, ``build_schedule``, ``torch_equivalent``, ``schedule_curves``.
+  ``schedule_explorer(StepDecay(0.1, 10, 0.5), num_steps=60)`` starts at that schedule.
+  Pure parts: ``param_specs``, ``preset_specs``, ``build_schedule``, ``torch_equivalent``, ``schedule_curves``.
+- ``plateau_explorer()``: ReduceLROnPlateau's patience, factor, threshold (rel/abs), cooldown and
+  min_lr over a validation-loss sequence (yours or a seeded synthetic one), drops marked, LR as a
+  staircase. Pure parts: ``plateau_trace``, ``synthetic_val_loss``; drawn by ``plotting.plot_plateau``.
 - ``lr_explorer()``: gradient descent on a 2-D quadratic or Rosenbrock's valley; the LR slider
   crosses the stability limit 2/L. Pure parts: ``gd_trajectory``, ``classify``, ``describe_run``.
 - ``training_explorer()``: train a small MLP with a schedule and a peak LR; loss and LR update
