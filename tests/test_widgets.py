@@ -279,7 +279,8 @@ def test_preset_specs_set_defaults_and_widen_ranges():
 ])
 def test_schedule_explorer_starts_at_the_given_schedule(schedule, num_steps):
     before = plt.get_fignums()
-    for w in (schedule_explorer(schedule, num_steps=num_steps), schedule_explorer(schedule=schedule, num_steps=num_steps)):
+    for w in (schedule_explorer(schedule, num_steps=num_steps),
+              schedule_explorer(schedule=schedule, num_steps=num_steps)):
         assert w.controls["schedule"].value == schedule_name(schedule)
         assert w.schedule() == schedule
         np.testing.assert_allclose(_lines(w)[-1].get_ydata(), schedule.curve(num_steps))
@@ -342,7 +343,8 @@ def test_plateau_trace_equals_torch_on_random_settings():
             sched.step(m)
         lrs, drops = plateau_trace(metrics, lr=0.1, **kw)
         assert lrs == pytest.approx(want, rel=1e-12), kw
-        assert drops == [e for e in range(1, 30) if want[e] < want[e - 1]] + ([30] if opt.param_groups[0]["lr"] < want[-1] else [])
+        last = [30] if opt.param_groups[0]["lr"] < want[-1] else []  # a drop at the last epoch
+        assert drops == [e for e in range(1, 30) if want[e] < want[e - 1]] + last
 
 
 @pytest.mark.parametrize("metrics, error, words", [(3.0, TypeError, "metrics"), ("abc", TypeError, "metrics"),
