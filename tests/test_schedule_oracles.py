@@ -202,7 +202,10 @@ def test_warm_restarts_match_torch(lr, cycle, mult, floor):
 def test_warm_restarts_match_keras_cosine_decay_restarts(lr, cycle, mult, floor, decay):
     ours = CosineWarmRestarts(lr, cycle, mult, floor * lr, decay).curve(300)
     theirs = keras_curve(ks.CosineDecayRestarts(lr, cycle, t_mul=mult, m_mul=decay, alpha=floor), 300)
-    assert_keras_close(ours, theirs, lr)
+    # Keras gets the position in the cycle from t/T0 in float32: an error of about 1e-7 * t/T0
+    # in the cosine's argument (3.5e-6 at t/T0 = 33), so the tolerance grows with the step
+    atol = 1e-6 * lr * (1 + np.arange(300) / cycle)
+    assert np.all(np.abs(ours - theirs) <= KERAS_RTOL * np.abs(theirs) + atol), np.max(np.abs(ours - theirs) - atol)
 
 
 @fast
