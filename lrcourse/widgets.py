@@ -160,6 +160,11 @@ def build_schedule(name: str | type, params: Mapping[str, Any]) -> tuple[Any, st
         return None, f"{cls.__name__}: {exc}"
 
 
+def _tidy(value):
+    """A slider's float to 4 significant digits: sliders land on 0.30199999999999994 or 10**1.4."""
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
 def _num(x: float) -> str:
     return repr(int(x)) if isinstance(x, int) else repr(float(x))
 
@@ -392,7 +397,7 @@ def schedule_explorer(schedules: Sequence[str] | Any = None, num_steps: int = 10
     state = {"current": None}
 
     def redraw(_=None):
-        params = {k: c.value for k, c in box.controls.items() if k not in ("schedule", "add", "clear")}
+        params = {k: _tidy(c.value) for k, c in box.controls.items() if k not in ("schedule", "add", "clear")}
         sched, error = build_schedule(choose.value, params)
         state["current"] = sched
         if error:

@@ -402,3 +402,15 @@ def test_plateau_explorer_on_the_users_metrics():
         plateau_explorer(acc, mode="up")
     with pytest.raises(ValueError, match="metrics"):
         plateau_explorer([])
+
+
+def test_schedule_explorer_code_line_has_no_slider_float_noise():
+    # sliders land on values like 0.30199999999999994 or 10 ** 1.4 = 25.118864315095795
+    import re
+
+    w = schedule_explorer(num_steps=200)
+    w.controls["schedule"].value = "onecycle"
+    w.controls["pct_start"].value = 0.30199999999999994
+    code = w.children[2].value
+    assert "pct_start=0.302" in code
+    assert not re.search(r"\d\.\d{7,}", code), code
