@@ -457,8 +457,8 @@ class OneCycle(Schedule):
     ``max_lr/(div_factor*final_div_factor)`` (``three_phase``: back to the start LR at
     e_2 = 2pT - 2 first); anneal is cosine (``anneal="cos"``) or linear. ``momentum(step)``
     cycles the other way, ``max_momentum`` -> ``base_momentum`` -> ``max_momentum``.
-    Equals torch ``OneCycleLR`` for t < T; holds the final LR from T - 1 on (torch raises
-    after T). Smith & Topin, Super-Convergence, 2017.
+    Equals torch ``OneCycleLR`` for t < T; holds the final LR from T - 1 on (torch's T-th
+    ``step()`` gives a wrong LR, past the end of the anneal, and the next one raises). Smith & Topin, Super-Convergence, 2017.
 
     >>> [round(OneCycle(1.0, 5, pct_start=0.4, div_factor=10)(t), 3) for t in range(6)]
     [0.1, 1.0, 0.75, 0.25, 0.0, 0.0]

@@ -160,7 +160,9 @@ def _check_schedule(schedule, optimizer, step_per, epochs, steps_per_epoch):
                 raise ValueError(
                     f"schedule {type(schedule).__name__} has total_steps={total}, but step_per={step_per!r} "
                     f"with epochs={epochs} and {steps_per_epoch} batches per epoch steps it {expected} times; "
-                    f"build it with total_steps={expected} (or change step_per)")
+                    + (f"step it per batch (step_per='batch', the usual fix for OneCycleLR) or "
+                       if step_per == "epoch" and total == epochs * steps_per_epoch else "")
+                    + f"build it with total_steps={expected}")
         return "torch"
     raise TypeError(f"schedule must be an lrcourse Schedule, an lrcourse ReduceLROnPlateau or a torch "
                     f"LRScheduler, got {type(schedule).__name__}; for a plain function use "

@@ -117,7 +117,7 @@ def test_torch_onecycle_with_wrong_horizon_is_refused(small):
     train, _ = small
     model, opt = model_and_sgd()
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.4, total_steps=10)  # 10 = 2 epochs x 5 batches
-    with pytest.raises(ValueError, match="total_steps=10.*step_per='epoch'.*build it with total_steps=2"):
+    with pytest.raises(ValueError, match="total_steps=10.*step_per='epoch'.*step_per='batch'.*build it with total_steps=2"):
         fit(model, train, epochs=2, optimizer=opt, schedule=sched, step_per="epoch", progress=False)
 
 
