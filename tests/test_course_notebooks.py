@@ -1,0 +1,144 @@
+"""The course notebooks as documents: the notebook standard, student versions, grading.
+
+nbval (``pytest --nbval-lax notebooks/``) runs every notebook; these tests check what nbval
+cannot see: that each notebook has the parts the standard asks for, that it was committed
+executed in order, and that the classroom kit handles the real notebooks (student versions
+with no solution left, nbgrader accepts them, a solved notebook scores full marks and its
+student version zero).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lrcourse import classroom
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+EXPECTED = [
+    "00_start_here", "01_learning_rate_sensitivity", "02_lr_range_test", "03_exponential_decay",
+    "04_piecewise_constant", "05_performance_scheduling", "06_one_cycle",
+    "07_cosine_annealing_and_warm_restarts", "08_cyclical_learning_rates", "09_polynomial_decay",
+    "10_comparing_schedules", "11_warmup_and_modern_schedules", "12_best_practices_and_custom_callbacks",
+    "13_schedules_in_pytorch_and_keras",
+]
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def markdown(nb):
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_the_course_has_every_notebook_in_order():
+    assert [p.stem for p in NOTEBOOKS] == EXPECTED
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_notebook_follows_the_standard(path):
+    nb = read(path)
+    number = path.stem[:2]
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {number}"), "title cell '# NN ...'"
+    intro = first.source.lower()
+    assert "objective" in intro or "you will" in intro or "learn" in intro, "learning objectives"
+    assert re.search(r"\d+\s*min", intro), "time to complete"
+    setup = code_cells(nb)[0].source
+    assert "lrcourse" in setup and "get_device()" in setup, "first code cell: lrcourse imports and the device"
+    assert "import *" not in "\n".join(c.source for c in code_cells(nb)), "explicit imports only"
+    text = markdown(nb).lower()
+    assert "takeaway" in text, "key takeaways"
+    assert "reference" in text and re.search(r"\b(19|20)\d\d\b", text), "references with years"
+    sources = "\n".join(c.source for c in code_cells(nb))
+    assert "_explorer(" in sources or "interact(" in sources, "an interactive widget"
+    assert "### BEGIN SOLUTION" in sources and re.search(r"check_(schedule|value|choice)\(", sources), \
+        "an exercise with a solution and an automatic check"
+    assert "# NBVAL_CHECK_OUTPUT" in sources, "deterministic results are output-checked"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_notebook_is_committed_executed_in_order_without_errors(path):
+    nb = read(path)
+    cells = code_cells(nb)
+    counts = [c.execution_count for c in cells]
+    assert all(isinstance(n, int) for n in counts), "every code cell executed (restart and run all)"
+    assert counts == list(range(counts[0], counts[0] + len(counts))), "executed top to bottom, once"
+    for c in cells:
+        for out in c.outputs:
+            assert out.output_type != "error", f"stored error in cell {c.source[:60]!r}"
+    assert path.stat().st_size < 1_500_000, "images small enough to read on a code host"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_check_cells_fail_loudly_and_carry_nbgrader_metadata(path):
+    nb = read(path)
+    assert classroom.check_nbgrader_metadata(nb, path.name) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_student_version_has_no_solution_left(path):
+    nb = read(path)
+    student, exercises = classroom.student_notebook(nb, path.name)
+    assert exercises >= 1
+    solutions = []
+    for cell in nb.cells:
+        solutions += re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
+    text = "\n".join(c.source for c in student.cells)
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text  # nbgrader chokes on either
+    exercise_cells = "\n".join(s.source for c, s in zip(nb.cells, student.cells) if "### BEGIN SOLUTION" in c.source)
+    for solution in solutions:
+        for line in solution.strip().splitlines():
+            assert line.strip() not in exercise_cells, f"solution line left in the student version: {line!r}"
+    assert "\n".join(c.source for c in code_cells(student)).count("raise NotImplementedError()") == len(solutions)
+    # everything but the solution cells is untouched
+    changed = [i for i, (a, b) in enumerate(zip(nb.cells, student.cells)) if a.source != b.source]
+    assert all("### BEGIN SOLUTION" in nb.cells[i].source for i in changed)
+
+
+def test_grading_the_start_notebook_full_marks_solved_zero_for_the_student_version(tmp_path):
+    """The real notebook through ``lrcourse grade``: the teacher's version scores every check,
+    the generated student version none (and the run goes on after each NotImplementedError)."""
+    source = ROOT / "notebooks" / "00_start_here.ipynb"
+    student_dir = tmp_path / "student"
+    classroom.write_student_versions(ROOT / "notebooks", student_dir)
+    teacher = classroom.grade_notebook(source, timeout=300)
+    student = classroom.grade_notebook(student_dir / source.name, timeout=300)
+    assert teacher and len(teacher) == len(student)
+    assert all(s.score == s.points for s in teacher), classroom.scores_table(teacher)
+    assert all(s.score == 0 for s in student), classroom.scores_table(student)
+
+
+def test_nbgrader_accepts_every_course_notebook(tmp_path):
+    """``nbgrader generate_assignment`` on the real notebooks gives our student versions."""
+    pytest.importorskip("nbgrader")
+    course = tmp_path / "course"
+    source = course / "source" / "lr"
+    source.mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text(textwrap.dedent(f"""\
+        c = get_config()
+        c.CourseDirectory.course_id = "lrcourse"
+        c.CourseDirectory.root = {str(course)!r}
+        c.Exchange.root = {str(tmp_path / "exchange")!r}
+        """))
+    for path in NOTEBOOKS:
+        nbformat.write(read(path), source / path.name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "lr", "--create", "--force"],
+                          cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for path in NOTEBOOKS:
+        released = read(course / "release" / "lr" / path.name)
+        ours, _ = classroom.student_notebook(read(path), path.name)
+        assert [c.source for c in released.cells] == [c.source for c in ours.cells], path.name
