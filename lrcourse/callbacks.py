@@ -91,8 +91,10 @@ class DivergenceGuard(Callback):
     Checked every ``check_every`` updates (each check reads the loss from the device, one
     host sync). On divergence it sets ``history.diverged = True`` and ``history.diverged_at``
     (the step whose loss was bad) and raises ``StopTraining``; ``fit`` returns normally.
-    ``factor=None`` checks only for NaN/inf. ``fit`` itself always checks for NaN/inf once per
-    epoch; add this guard to stop sooner or to catch an explosion that is still finite.
+    ``factor=None`` checks only for NaN/inf. ``fit`` itself checks once per epoch, with no
+    extra host sync, using the same rule and the first guard's ``factor`` (default 10): add
+    this guard to stop within the epoch, or pass ``DivergenceGuard(factor=None)`` to let a
+    finite loss spike run on (only NaN/inf then stop the run).
 
     >>> DivergenceGuard(factor=4.0, check_every=10)
     DivergenceGuard(factor=4.0, check_every=10)
