@@ -312,15 +312,31 @@ def preset_specs(specs: Sequence[ParamSpec], values: Mapping[str, Any]) -> list[
     return out
 
 
+def slider_grid(lo: float, hi: float, anchor: float, num: int = 200) -> tuple[float, float]:
+    """A slider's lower end and step such that ``anchor`` (the default) lies on its grid.
+
+    The browser snaps a slider's value to ``min + k * step``; a default off that grid would
+    silently become another schedule (0.3 shown as 0.302). The step is a power of ten giving
+    at least ``num`` positions; the lower end moves up by less than one step.
+
+    >>> [round(x, 6) for x in slider_grid(0.01, 0.99, 0.3)]
+    [0.01, 0.001]
+    """
+    step = 10.0 ** math.floor(math.log10((hi - lo) / num))
+    return anchor - math.floor((anchor - lo) / step + 1e-9) * step, step
+
+
 def _control(spec: ParamSpec, widgets):
     """The ipywidget for one ParamSpec."""
-    common = dict(description=spec.name, style={"description_width": "110px"},
-                  layout=widgets.Layout(width="420px"))
+    common = dict(description=spec.name, style={"description_width": "130px"},
+                  layout=widgets.Layout(width="440px"))
     if spec.kind == "lr" or (spec.kind == "float" and spec.log):
-        return widgets.FloatLogSlider(value=spec.default, base=10, min=math.log10(spec.min), max=math.log10(spec.max),
-                                      step=0.05, readout_format=".2e", **common)
+        lo, step = slider_grid(math.log10(spec.min), math.log10(spec.max), math.log10(spec.default), num=100)
+        return widgets.FloatLogSlider(value=spec.default, base=10, min=lo, max=math.log10(spec.max),
+                                      step=step, readout_format=".3g", **common)
     if spec.kind == "float":
-        return widgets.FloatSlider(value=spec.default, min=spec.min, max=spec.max, step=(spec.max - spec.min) / 200,
+        lo, step = slider_grid(spec.min, spec.max, spec.default)
+        return widgets.FloatSlider(value=spec.default, min=lo, max=spec.max, step=step,
                                    readout_format=".3g", **common)
     if spec.kind in ("int", "optional_int"):
         return widgets.IntSlider(value=spec.default, min=spec.min, max=spec.max, **common)
@@ -403,7 +419,7 @@ def schedule_explorer(schedules: Sequence[str] | Any = None, num_steps: int = 10
         if error:
             code.value = f"<span style='color:#b00'>⚠ {error}</span>"
             return
-        code.value = "<pre style='font-size:85%'>" + torch_equivalent(sched) + "</pre>"
+        code.value = "<pre style='font-size:85%; white-space:pre-wrap'>" + torch_equivalent(sched) + "</pre>"
         fig.clear()
         ax = fig.add_subplot()
         curves = schedule_curves(overlay + [sched], num_steps)
@@ -412,7 +428,8 @@ def schedule_explorer(schedules: Sequence[str] | Any = None, num_steps: int = 10
             ax.plot(c["step"], c["lr"], lw=2 if last else 1.2, label=c["label"],
                     color=None if last or len(curves) < 2 else f"C{i + 1}", zorder=3 if last else 2)
         ax.set(xlabel="step", ylabel="learning rate")
-        ax.legend(fontsize=7, loc="upper right")
+        # below the axes: inside, it hides the peak of whichever curve is drawn last
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), frameon=False)
         if curves[-1]["momentum"] is not None:
             ax2 = ax.twinx()
             ax2.plot(curves[-1]["step"], curves[-1]["momentum"], color="grey", ls="--", lw=1)

@@ -414,3 +414,25 @@ def test_schedule_explorer_code_line_has_no_slider_float_noise():
     code = w.children[2].value
     assert "pct_start=0.302" in code
     assert not re.search(r"\d\.\d{7,}", code), code
+
+
+@pytest.mark.parametrize("name", sorted(S.SCHEDULES))
+def test_every_float_slider_has_its_default_on_the_grid_the_browser_snaps_to(name):
+    # noUiSlider snaps a value to min + k * step; a default off the grid (0.3 -> 0.302) would
+    # silently show another schedule than the class default
+    import math
+
+    import ipywidgets
+
+    from lrcourse.widgets import _control
+
+    for spec in param_specs(S.SCHEDULES[name]):
+        control = _control(spec, ipywidgets)
+        if isinstance(control, ipywidgets.FloatLogSlider):
+            k = (math.log10(spec.default) - control.min) / control.step
+        elif isinstance(control, ipywidgets.FloatSlider):
+            k = (spec.default - control.min) / control.step
+        else:
+            continue
+        assert abs(k - round(k)) < 1e-6, (spec.name, control.min, control.step)
+        assert control.value == pytest.approx(spec.default, rel=1e-12)
