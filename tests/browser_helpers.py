@@ -321,13 +321,14 @@ def errors_shown(scope):
 
 def pick_slider(cell):
     """The slider to move: the first one labelled like an LR (``lr``, ``peak lr``,
-    ``max_lr``), else the first one. The LR is what every explorer is about, and
-    other sliders (e.g. ``steps`` on a converged run) may leave the plot as it is."""
+    ``max_lr``; not ``min_lr``, a floor that may never bind), else the first one. The LR is
+    what every explorer is about, and other sliders (e.g. ``steps`` on a converged run) may
+    leave the plot as it is."""
     sliders = cell.locator(".widget-slider")
     for i in range(sliders.count()):
         label = sliders.nth(i).locator(".widget-label").first
         text = label.inner_text().strip().lower() if label.count() else ""
-        if re.search(r"(^|[\s_])lr$", text):
+        if re.search(r"(^|[\s_])lr$", text) and not text.startswith("min"):
             return sliders.nth(i)
     return sliders.first
 

@@ -6,8 +6,8 @@ move its LR slider and its dropdown and check that the plot image changed (or, f
 widget with a Train button, train one epoch and check a plot appears), and that no
 cell shows a traceback. Screenshots go to ``artifacts/browser/`` (git-ignored).
 
-Notebooks: one built here from nbformat with schedule_explorer(), lr_explorer() and
-training_explorer() (so the test does not wait for the course notebooks), a plain
+Notebooks: one built here from nbformat with schedule_explorer(), lr_explorer(),
+plateau_explorer() and training_explorer() (so the test does not wait for the course notebooks), a plain
 ``interact`` notebook (tells a broken harness from a broken widget), and course
 notebook 00 (COURSE_NOTEBOOKS) when it calls an ``*_explorer(`` widget.
 
@@ -81,9 +81,10 @@ BUILT = {
     ],
     "built_explorers": [
         "%matplotlib inline",
-        "from lrcourse.widgets import lr_explorer, schedule_explorer, training_explorer",
+        "from lrcourse.widgets import lr_explorer, plateau_explorer, schedule_explorer, training_explorer",
         "schedule_explorer()",
         "lr_explorer()",
+        "plateau_explorer()",
         "training_explorer()",
     ],
 }
