@@ -97,6 +97,8 @@ def cmd_lab(args) -> int:
     cmd = [sys.executable, "-m", "jupyterlab", str(target.relative_to(root))]
     if args.port:
         cmd += ["--port", str(args.port)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd += ["--allow-root"]  # containers and CI often run as root; JupyterLab refuses without it
     if args.dry_run:
         print(" ".join(cmd), f"(in {root})")
         return 0
