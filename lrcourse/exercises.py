@@ -520,8 +520,9 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *,
                 f"the formula only covers 0..total_steps; what should the LR be after it?{where}")
     warmup = params.get("warmup_steps")
     if isinstance(warmup, int) and 0 < warmup <= steps[first]:
-        return (f"your values are right during the warmup (steps 0..{warmup - 1}) and wrong from step {warmup}: "
-                "check the phase after warmup: from which step does it count, and over how many steps does it run?")
+        return (f"your values are right during the warmup (steps 0..{warmup - 1}) and first wrong at step "
+                f"{steps[first]}: check the phase after warmup: from which step does it count, and over how "
+                "many steps does it run?")
     for k in (10, 100, 2, 4, 5, 3, 8, 16, 20, 25, 32, 50, 64):  # most common factors first
         if matches(lambda t: ref(t * k)):
             return (f"your curve has the right shape but runs {k}x too fast: per-epoch vs per-step? "

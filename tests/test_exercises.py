@@ -287,3 +287,17 @@ def test_a_shift_at_only_a_few_of_the_wrong_steps_is_not_called_one_step_late():
                                       lambda t: float(t), 1e-6, 3.0, -1) == []
     assert exercises._shifted_misses([0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 2.0, 3.0], range(4),
                                      lambda t: float(t), 1e-6, 3.0, -1) == [1, 2, 3]
+
+
+def test_warmup_hint_names_the_first_wrong_step_not_the_end_of_warmup():
+    from lrcourse.schedules import WarmupStableDecay
+
+    ref = WarmupStableDecay(0.1, total_steps=200, warmup_steps=20, decay_steps=60, decay="sqrt")
+
+    def linear_cooldown(step):  # right warmup and plateau, linear instead of sqrt decay
+        return WarmupStableDecay(0.1, total_steps=200, warmup_steps=20, decay_steps=60)(step)
+
+    r = check_schedule(linear_cooldown, ref, verbose=False)
+    assert not r.passed
+    first = next(t for t in range(200) if abs(linear_cooldown(t) - ref(t)) > 1e-9 * 0.1)
+    assert first > 20 and f"first wrong at step {first}" in hint_of(r), r.message
