@@ -10,3 +10,18 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 import matplotlib
 
 matplotlib.use("Agg")  # in-process only; never exported, so notebook kernels keep inline plots
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny models: torch's thread pool only adds contention on a shared 2-core machine
+    (`make test` also sets OMP_NUM_THREADS=1; this covers a plain `pytest` run)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -12,15 +12,6 @@ from lrcourse.plotting import plot_history
 from lrcourse.schedules import CosineAnnealing
 from lrcourse.training import fit
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: torch's thread pool only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 
 def run(lr, schedule=None):
     ds = digits(device="cpu")

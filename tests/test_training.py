@@ -12,15 +12,6 @@ from lrcourse.plateau import ReduceLROnPlateau
 from lrcourse.schedules import CosineAnnealing, ExponentialDecay, OneCycle, StepDecay, warmup_cosine
 from lrcourse.training import History, fit, load_checkpoint
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: torch's thread pool only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 
 @pytest.fixture(scope="module")
 def small():
