@@ -423,26 +423,58 @@ class CosineWarmRestarts(Schedule):
         if self.peak_decay > 1:
             raise ValueError(f"peak_decay must be in (0, 1], got {self.peak_decay!r}")
 
+    def _restarts(self, last: int):
+        """Cycle starts up to past step ``last`` and each cycle's length (tables: few cycles).
+
+        Restarts sit at the geometric sums T0 (m^i - 1) / (m - 1); listing them and looking each
+        step up is exact, where a logarithm can land one cycle off at a restart.
+        """
+        m, t0 = self.cycle_mult, self.cycle_steps
+        starts = [0.0]
+        while starts[-1] <= last:
+            starts.append(t0 * (m ** len(starts) - 1) / (m - 1))
+        return np.array(starts), t0 * float(m) ** np.arange(len(starts))
+
+    def _shape(self, since_restart, length, peak):
+        # the formula above, in place: one temporary array instead of six (curve(10**6) ~ 2x faster)
+        x = np.multiply(since_restart, np.pi / length, dtype=np.float64)
+        np.cos(x, out=x)
+        x += 1.0
+        x *= (self.lr - self.min_lr) * peak / 2.0
+        x += self.min_lr
+        return x
+
+    def _peaks(self, cycles: int):
+        return self.peak_decay ** np.arange(cycles) if self.peak_decay != 1 else np.ones(cycles)
+
     def _lr(self, t):
         m, t0 = self.cycle_mult, self.cycle_steps
         if m == 1:
             i = t // t0
             since_restart, length = t - i * t0, float(t0)
         else:
-            # restarts at the geometric sums T0 (m^i - 1) / (m - 1): few of them, so list them all
-            # and look each step up exactly (a logarithm can land one cycle off at a restart)
-            last = int(t.max()) if t.size else 0
-            starts = [0.0]
-            while starts[-1] <= last:
-                starts.append(t0 * (m ** len(starts) - 1) / (m - 1))
-            i = np.searchsorted(np.array(starts), t, side="right") - 1
-            since_restart = t - np.array(starts)[i]
-            length = (t0 * float(m) ** np.arange(len(starts)))[i]  # a table: faster than pow per step
-        cosine = 1.0 + np.cos(np.pi * since_restart / length)
-        peak = 1.0
-        if self.peak_decay != 1:
-            peak = (self.peak_decay ** np.arange(int(i.max()) + 1 if i.size else 1))[i]
-        return self.min_lr + (self.lr - self.min_lr) * peak * cosine / 2.0
+            starts, lengths = self._restarts(int(t.max()) if t.size else 0)
+            i = np.searchsorted(starts, t, side="right") - 1
+            since_restart, length = t - starts[i], lengths[i]
+        peak = self._peaks(int(i.max()) + 1 if i.size else 1)[i] if self.peak_decay != 1 else 1.0
+        return self._shape(since_restart, length, peak)
+
+    def curve(self, num_steps) -> np.ndarray:
+        """LR of steps ``0 .. num_steps - 1``, filled cycle by cycle (no per-step cycle lookup)."""
+        n = _integer("num_steps", num_steps, 0)
+        out = np.empty(n)
+        if self.cycle_mult == 1:
+            i = np.arange(-(-n // self.cycle_steps))
+            starts, lengths = i * self.cycle_steps, np.full(len(i), float(self.cycle_steps))
+        else:
+            starts, lengths = self._restarts(max(n - 1, 0))
+        peaks = self._peaks(len(starts))
+        for k in range(len(starts)):
+            lo = min(math.ceil(starts[k]), n)
+            hi = min(math.ceil(starts[k + 1]), n) if k + 1 < len(starts) else n
+            t = np.arange(lo, hi, dtype=np.int64)
+            out[lo:hi] = self._shape(t - starts[k], lengths[k], peaks[k])
+        return out
 
 
 @dataclass(frozen=True)
