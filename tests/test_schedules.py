@@ -438,3 +438,11 @@ def test_bad_input_raises_naming_the_parameter_and_the_value(make, error, name):
         make()
     message = str(info.value)
     assert message.startswith(name) and "got" in message
+
+
+@settings(max_examples=40, deadline=None)
+@given(cycle=st.integers(1, 30), mult=st.sampled_from([1, 2, 3, 1.5, 2.7]), floor=st.floats(0.0, 0.9),
+       decay=st.floats(0.3, 1.0), n=st.integers(0, 400))
+def test_warm_restarts_curve_filled_cycle_by_cycle_equals_each_step_exactly(cycle, mult, floor, decay, n):
+    sched = CosineWarmRestarts(0.1, cycle, mult, 0.1 * floor, decay)
+    assert sched.curve(n).tolist() == [sched(t) for t in range(n)]
