@@ -41,7 +41,7 @@ from lrcourse.data import Batches, as_batches
 from lrcourse.device import autocast, get_device, to_device
 from lrcourse.plateau import ReduceLROnPlateau
 from lrcourse.schedules import Schedule
-from lrcourse.torch_bridge import schedule_config, set_lr, set_momentum
+from lrcourse.torch_bridge import get_momentum, has_momentum, schedule_config, set_lr, set_momentum
 
 CHECKPOINT_FORMAT = "lrcourse-checkpoint-1"
 _STEP_PER = ("batch", "epoch")
@@ -49,7 +49,8 @@ _STEP_PER = ("batch", "epoch")
 
 @dataclass
 class History:
-    """What a run did. Per update (index = step): ``lr`` applied and batch ``loss``. Per epoch:
+    """What a run did. Per update (index = step): ``lr`` applied, batch ``loss`` and ``momentum``
+    (SGD momentum or Adam's beta1 as applied; empty for optimizers with neither). Per epoch:
     ``train_loss`` (mean batch loss), ``val_loss``, ``val_acc`` (empty lists without ``val``),
     ``epoch_time`` (seconds) and ``epoch_steps`` (the step count at the end of the epoch).
     ``diverged``/``diverged_at`` (the step of the first bad loss) mark a blown-up run;
@@ -61,6 +62,7 @@ class History:
 
     lr: list = field(default_factory=list)
     loss: list = field(default_factory=list)
+    momentum: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
@@ -300,7 +302,8 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
     kind = _check_schedule(schedule, optimizer, step_per, epochs, steps_per_epoch)
     if kind in ("plateau", "torch_plateau") and val is None:
         raise ValueError("schedule ReduceLROnPlateau is stepped on the validation loss: pass val to fit")
-    has_momentum = kind == "course" and callable(getattr(schedule, "momentum", None))
+    cycles_momentum = kind == "course" and callable(getattr(schedule, "momentum", None))  # OneCycle
+    record_momentum = has_momentum(optimizer)
     amp_on = device.type == "cuda" if amp is None else bool(amp)
     guards = [cb for cb in callbacks if isinstance(cb, DivergenceGuard)]
     divergence_factor = guards[0].factor if guards else DivergenceGuard().factor
@@ -348,7 +351,7 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
                         if kind == "course":
                             t = trainer.step if step_per == "batch" else epoch
                             set_lr(optimizer, schedule(t))
-                            if has_momentum:
+                            if cycles_momentum:
                                 set_momentum(optimizer, schedule.momentum(t))
                         optimizer.zero_grad(set_to_none=True)
                         with autocast(device, amp_on):
@@ -357,6 +360,8 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
                         loss.backward()
                         optimizer.step()
                         history.lr.append(float(optimizer.param_groups[0]["lr"]))  # the LR applied
+                        if record_momentum:
+                            history.momentum.append(get_momentum(optimizer))
                         trainer.loss = loss.detach()
                         losses.append(trainer.loss)
                         trainer.step += 1  # the only place the step counter moves

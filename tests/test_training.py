@@ -63,8 +63,19 @@ def test_onecycle_momentum_is_applied(small):
         def after_batch(self, trainer):
             seen.append(trainer.optimizer.param_groups[0]["momentum"])
 
-    fit(model, train, epochs=1, optimizer=opt, schedule=sched, callbacks=[Spy()], progress=False)
+    h = fit(model, train, epochs=1, optimizer=opt, schedule=sched, callbacks=[Spy()], progress=False)
     assert seen == [sched.momentum(t) for t in range(5)]
+    assert h.momentum == seen  # History records the momentum applied at each update
+
+
+def test_history_momentum_is_beta1_for_adam_and_empty_without_momentum(small):
+    train, _ = small
+    model = mlp(64, hidden=(16,))
+    h = fit(model, train, epochs=1, optimizer=torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.8, 0.99)),
+            schedule=OneCycle(1e-3, total_steps=5), progress=False)
+    assert h.momentum == OneCycle(1e-3, total_steps=5).momentum_curve(5).tolist()
+    h = fit(model, train, epochs=1, optimizer=torch.optim.Adagrad(model.parameters(), lr=1e-2), progress=False)
+    assert h.momentum == [] and len(h.lr) == 5
 
 
 def test_step_per_epoch_is_a_staircase(small):
