@@ -103,6 +103,16 @@ def _set(obj, name, value):
     object.__setattr__(obj, name, value)  # frozen dataclass: normalise once, in __post_init__
 
 
+def _check_decay_fields(sched):
+    """Validate and normalise ``lr, decay_rate, decay_steps, staircase`` (exponential, inverse time)."""
+    _set(sched, "lr", _positive("lr", sched.lr))
+    _set(sched, "decay_rate", _positive("decay_rate", sched.decay_rate))
+    _set(sched, "decay_steps", _integer("decay_steps", sched.decay_steps, 1))
+    if not isinstance(sched.staircase, (bool, np.bool_)):
+        raise TypeError(f"staircase must be a bool, got {sched.staircase!r}")
+    _set(sched, "staircase", bool(sched.staircase))
+
+
 def _check_step(step):
     if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
         raise TypeError(f"step must be an integer, got {step!r}")
@@ -183,12 +193,7 @@ class ExponentialDecay(Schedule):
     staircase: bool = False
 
     def __post_init__(self):
-        _set(self, "lr", _positive("lr", self.lr))
-        _set(self, "decay_rate", _positive("decay_rate", self.decay_rate))
-        _set(self, "decay_steps", _integer("decay_steps", self.decay_steps, 1))
-        if not isinstance(self.staircase, (bool, np.bool_)):
-            raise TypeError(f"staircase must be a bool, got {self.staircase!r}")
-        _set(self, "staircase", bool(self.staircase))
+        _check_decay_fields(self)
 
     def _lr(self, t):
         p = t // self.decay_steps if self.staircase else t / self.decay_steps
@@ -277,12 +282,7 @@ class InverseTimeDecay(Schedule):
     staircase: bool = False
 
     def __post_init__(self):
-        _set(self, "lr", _positive("lr", self.lr))
-        _set(self, "decay_rate", _positive("decay_rate", self.decay_rate))
-        _set(self, "decay_steps", _integer("decay_steps", self.decay_steps, 1))
-        if not isinstance(self.staircase, (bool, np.bool_)):
-            raise TypeError(f"staircase must be a bool, got {self.staircase!r}")
-        _set(self, "staircase", bool(self.staircase))
+        _check_decay_fields(self)
 
     def _lr(self, t):
         p = t // self.decay_steps if self.staircase else t / self.decay_steps
