@@ -732,6 +732,8 @@ class WarmupStableDecay(Schedule):
         else:
             shape = 1.0 - np.sqrt(p)
         decayed = self.min_lr + (self.max_lr - self.min_lr) * shape
+        # the stable phase is max_lr exactly: min_lr + (max_lr - min_lr) can round one ulp above it
+        decayed = np.where(p > 0, decayed, self.max_lr)
         warmup = self.max_lr * t / max(self.warmup_steps, 1)
         return np.where(t < self.warmup_steps, warmup, decayed)
 

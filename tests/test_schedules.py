@@ -446,3 +446,10 @@ def test_bad_input_raises_naming_the_parameter_and_the_value(make, error, name):
 def test_warm_restarts_curve_filled_cycle_by_cycle_equals_each_step_exactly(cycle, mult, floor, decay, n):
     sched = CosineWarmRestarts(0.1, cycle, mult, 0.1 * floor, decay)
     assert sched.curve(n).tolist() == [sched(t) for t in range(n)]
+
+
+def test_wsd_stable_phase_is_max_lr_exactly():
+    # found by hypothesis: min_lr + (max_lr - min_lr) rounded one ulp above max_lr
+    max_lr = 6.356418142296536
+    sched = WarmupStableDecay(max_lr, 2, 0, 1, 0.1 * max_lr, "linear")
+    assert sched(0) == max_lr and sched.curve(7).max() == max_lr
