@@ -1,5 +1,6 @@
-# `make lab` opens the course in JupyterLab; `make test` runs every test.
-# Both create .venv and install the project into it when needed.
+# `make lab` opens the course in JupyterLab; `make test` runs every test; `make replicate`
+# re-runs every notebook with other draws of the seeds (LRCOURSE_SEED_OFFSET), so every claim a
+# notebook asserts must hold for them too. All create .venv and install the project when needed.
 #
 # TORCH_SPEC: how torch is installed before the project. The default pins the CPU
 # build this course is tested with; elsewhere use your platform's normal torch,
@@ -10,8 +11,10 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lrcourse-installed
 PYTEST_ARGS ?=
+# two non-zero seed offsets; any others must pass too (`make replicate REPLICATE_OFFSETS="5 8"`)
+REPLICATE_OFFSETS ?= 1 2
 
-.PHONY: test lab install clean benchmarks
+.PHONY: test replicate lab install clean benchmarks
 
 install: $(STAMP)
 
@@ -25,6 +28,16 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+# Each offset is a fresh draw of data splits, initial weights, shuffling and every seed a notebook
+# sets: another CPU's rounding does the same to a run. Stored outputs are compared only in cells
+# marked NBVAL_CHECK_OUTPUT (values no seed can change); every assert must hold.
+replicate: $(STAMP)
+	for k in $(REPLICATE_OFFSETS); do \
+	  echo "== LRCOURSE_SEED_OFFSET=$$k"; \
+	  LRCOURSE_SEED_OFFSET=$$k OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax \
+	    --nbval-current-env notebooks/ $(PYTEST_ARGS) || exit 1; \
+	done
 
 lab: $(STAMP)
 	$(VENV)/bin/lrcourse lab

@@ -2,8 +2,13 @@
 
 Nothing here downloads anything. ``digits()`` is scikit-learn's bundled 8x8 digits,
 ``mnist1d()`` generates MNIST-1D (Greydanus, 2020) locally and caches it, ``spirals()`` is a
-2-D toy task for decision-boundary pictures. Each returns a ``Dataset`` whose ``train`` and
-``val`` are ``(X, y)`` tuples, ready for ``fit(model, ds.train, ds.val, ...)``.
+2-D toy task for decision-boundary pictures. Each returns a ``Dataset`` whose ``train``, ``val``
+and ``test`` are ``(X, y)`` tuples, ready for ``fit(model, ds.train, ds.val, ...)``.
+
+Three splits, because choosing and reporting on the same samples inflates the result (the
+winner's curse): choose on ``val`` (the peak LR, when to stop, when a plateau rule drops),
+report on ``test``, which no decision has seen. Every split and every generated sample set is
+drawn with ``course_seed(seed)``, so ``LRCOURSE_SEED_OFFSET`` redraws them.
 
 ``Batches`` replaces a ``DataLoader`` for data already on the device: it shuffles an index
 tensor and slices, so there is no per-sample Python work (a DataLoader loop is about 2.7x
@@ -26,22 +31,25 @@ import numpy as np
 import torch
 
 from lrcourse.device import get_device
+from lrcourse.seeding import course_seed
 
 CACHE_ENV_VAR = "LRCOURSE_CACHE"
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train/validation split of a classification task, as tensors on one device.
+    """A train/validation/test split of a classification task, as tensors on one device.
 
-    ``train`` and ``val`` are ``(X, y)``: X float32 of shape ``(n, *input_shape)``, y int64
-    class labels in ``[0, num_classes)``. ``num_features`` is the number of inputs per sample
+    ``train``, ``val`` and ``test`` are ``(X, y)``: X float32 of shape ``(n, *input_shape)``, y
+    int64 class labels in ``[0, num_classes)``. Fit on ``train``, make decisions on ``val``,
+    report on ``test``. ``num_features`` is the number of inputs per sample
     (the product of ``input_shape``), which is what ``mlp(in_features=...)`` needs.
     """
 
     name: str
     train: tuple[torch.Tensor, torch.Tensor]
     val: tuple[torch.Tensor, torch.Tensor]
+    test: tuple[torch.Tensor, torch.Tensor]
     num_features: int
     num_classes: int
     input_shape: tuple[int, ...]
@@ -52,7 +60,7 @@ class Dataset:
 
         >>> ds = digits(device="cpu")
         >>> ds.steps_per_epoch(64), 10 * ds.steps_per_epoch(64)
-        (23, 230)
+        (17, 170)
         """
         _check_int("batch_size", batch_size, 1)
         n = len(self.train[1])
@@ -60,18 +68,34 @@ class Dataset:
 
     def __repr__(self) -> str:  # the tensors would flood a notebook cell
         return (f"Dataset(name={self.name!r}, train={len(self.train[1])}, val={len(self.val[1])}, "
+                f"test={len(self.test[1])}, "
                 f"input_shape={self.input_shape}, num_classes={self.num_classes}, "
                 f"device={self.train[0].device})")
 
 
-def _make(name, X_train, y_train, X_val, y_val, num_classes, description, device) -> Dataset:
+def _make(name, splits, num_classes, description, device) -> Dataset:
+    """``splits``: ((X_train, y_train), (X_val, y_val), (X_test, y_test)) as arrays."""
     device = get_device(device) if device is not None else get_device()
-    tr = (torch.as_tensor(X_train, dtype=torch.float32).to(device),
-          torch.as_tensor(y_train, dtype=torch.int64).to(device))
-    va = (torch.as_tensor(X_val, dtype=torch.float32).to(device),
-          torch.as_tensor(y_val, dtype=torch.int64).to(device))
+    tr, va, te = ((torch.as_tensor(X, dtype=torch.float32).to(device), torch.as_tensor(y, dtype=torch.int64).to(device))
+                  for X, y in splits)
     shape = tuple(tr[0].shape[1:])
-    return Dataset(name, tr, va, int(np.prod(shape)), num_classes, shape, description)
+    return Dataset(name, tr, va, te, int(np.prod(shape)), num_classes, shape, description)
+
+
+def _split3(X, y, val_fraction, test_fraction, seed, stratify=True):
+    """Split (X, y) into train/val/test, stratified by class, the same for the same seed."""
+    from sklearn.model_selection import train_test_split
+
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
+    n = len(y)
+    n_test = max(1, int(round(n * test_fraction)))
+    n_val = max(1, int(round(n * val_fraction)))
+    X_rest, X_te, y_rest, y_te = train_test_split(X, y, test_size=n_test, random_state=seed,
+                                                  stratify=y if stratify else None)
+    X_tr, X_va, y_tr, y_va = train_test_split(X_rest, y_rest, test_size=n_val, random_state=seed,
+                                              stratify=y_rest if stratify else None)
+    return (X_tr, y_tr), (X_va, y_va), (X_te, y_te)
 
 
 def _check_fraction(name, value):
@@ -84,27 +108,26 @@ def _check_int(name, value, minimum):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
-def digits(val_fraction: float = 0.2, seed: int = 0, device=None) -> Dataset:
+def digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0, device=None) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits: 1797 samples x 64 pixels, 10 classes.
 
     Pixels are scaled to [0, 1] (divided by 16, their maximum); no standardisation. The split is
-    stratified by class and fixed by ``seed``; ``val_fraction`` of the samples go to ``val``.
-    ``device=None`` means ``get_device()``.
+    stratified by class and drawn with ``course_seed(seed)``: ``val_fraction`` of the samples go
+    to ``val``, ``test_fraction`` to ``test``, the rest to ``train``. ``device=None`` means
+    ``get_device()``.
 
     >>> ds = digits(device="cpu")
-    >>> ds.train[0].shape, ds.val[0].shape, ds.num_classes, float(ds.train[0].max())
-    (torch.Size([1437, 64]), torch.Size([360, 64]), 10, 1.0)
+    >>> ds.train[0].shape, ds.val[0].shape, ds.test[0].shape, ds.num_classes, float(ds.train[0].max())
+    (torch.Size([1079, 64]), torch.Size([359, 64]), torch.Size([359, 64]), 10, 1.0)
     """
     from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
 
     _check_fraction("val_fraction", val_fraction)
+    _check_fraction("test_fraction", test_fraction)
     _check_int("seed", seed, 0)
     X, y = load_digits(return_X_y=True)
-    X_tr, X_va, y_tr, y_va = train_test_split(
-        X / 16.0, y, test_size=val_fraction, random_state=seed, stratify=y)
-    return _make("digits", X_tr, y_tr, X_va, y_va, 10,
-                 "scikit-learn 8x8 digits, pixels scaled to [0, 1], stratified split", device)
+    splits = _split3(X / 16.0, y, val_fraction, test_fraction, course_seed(seed))
+    return _make("digits", splits, 10, "scikit-learn 8x8 digits, pixels scaled to [0, 1], stratified split", device)
 
 
 def cache_dir() -> Path:
@@ -147,6 +170,15 @@ def _save_cache(path: Path, arrays: dict) -> None:
         raise
 
 
+def _mnist1d_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mnist1d")
+    except PackageNotFoundError:  # imported from a source checkout
+        return "unknown"
+
+
 def _generate_mnist1d(num_samples: int, seed: int) -> dict:
     from mnist1d.data import get_dataset_args, make_dataset
 
@@ -160,60 +192,71 @@ def _generate_mnist1d(num_samples: int, seed: int) -> dict:
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    return {"x": d["x"].astype(np.float32), "y": d["y"].astype(np.int64),
-            "x_test": d["x_test"].astype(np.float32), "y_test": d["y_test"].astype(np.int64)}
+    # one pool: the package's own 80/20 split is replaced by our stratified train/val/test
+    return {"x": np.concatenate([d["x"], d["x_test"]]).astype(np.float32),
+            "y": np.concatenate([d["y"], d["y_test"]]).astype(np.int64)}
 
 
-def mnist1d(num_samples: int = 5000, seed: int = 42, device=None, cache: bool = True) -> Dataset:
+def mnist1d(num_samples: int = 6000, seed: int = 42, device=None, cache: bool = True,
+            val_fraction: float = 1 / 6, test_fraction: float = 1 / 6) -> Dataset:
     """MNIST-1D (Greydanus, 2020): 10 classes of 1-D signals of length 40, generated locally.
 
-    With the defaults this is the package's canonical dataset (``seed=42``): 4000 train /
-    1000 val samples, the package's own split (its "test" part is our ``val``). Inputs are
-    standardised by the generator (mean 0, std 1 over the whole set). The arrays are cached in
-    ``cache_dir()`` as ``.npz`` with a SHA-256 of their contents; a missing, partial or corrupt
-    file is regenerated (about 1 s). An MLP reaches only about 0.65-0.73 accuracy, so schedule
-    differences are visible here, unlike on ``digits``.
+    ``num_samples`` signals are generated with ``course_seed(seed)`` (``seed=42`` is the
+    package's canonical seed) and split, stratified by class, into train / val / test:
+    4000 / 1000 / 1000 with the defaults. Inputs are standardised by the generator (mean 0,
+    std 1 over the whole set). The arrays are cached in ``cache_dir()`` as ``.npz`` with a
+    SHA-256 of their contents, keyed by size, seed and the mnist1d version; a missing, partial
+    or corrupt file is regenerated (about 1 s). An MLP reaches only about 0.65-0.73 accuracy,
+    so schedule differences are visible here, unlike on ``digits``.
 
     >>> ds = mnist1d(device="cpu")
-    >>> ds.train[0].shape, ds.val[0].shape, ds.input_shape
-    (torch.Size([4000, 40]), torch.Size([1000, 40]), (40,))
+    >>> ds.train[0].shape, ds.val[0].shape, ds.test[0].shape, ds.input_shape
+    (torch.Size([4000, 40]), torch.Size([1000, 40]), torch.Size([1000, 40]), (40,))
     """
-    _check_int("num_samples", num_samples, 10)
+    _check_int("num_samples", num_samples, 30)
     _check_int("seed", seed, 0)
-    n_train = int((num_samples // 10) * 10 * 0.8)
-    n_val = (num_samples // 10) * 10 - n_train
-    shapes = {"x": (n_train, 40), "y": (n_train,), "x_test": (n_val, 40), "y_test": (n_val,)}
-    path = cache_dir() / f"mnist1d_n{num_samples}_seed{seed}.npz"
+    _check_fraction("val_fraction", val_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    seed = course_seed(seed)
+    n = (num_samples // 10) * 10  # the generator makes whole sets of 10 classes
+    shapes = {"x": (n, 40), "y": (n,)}
+    version = "".join(c if c.isalnum() or c in ".-" else "_" for c in _mnist1d_version())
+    path = cache_dir() / f"mnist1d-{version}_n{num_samples}_seed{seed}.npz"
     arrays = _load_cache(path, shapes) if cache else None
     if arrays is None:
         arrays = _generate_mnist1d(num_samples, seed)
         if cache:
             _save_cache(path, arrays)
-    return _make("mnist1d", arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"], 10,
-                 f"MNIST-1D (Greydanus 2020), {num_samples} samples x 40, generated with seed {seed}",
-                 device)
+    splits = _split3(arrays["x"], arrays["y"], val_fraction, test_fraction, seed)
+    return _make("mnist1d", splits, 10,
+                 f"MNIST-1D (Greydanus 2020), {n} samples x 40 generated with seed {seed}, "
+                 f"split {len(splits[0][1])}/{len(splits[1][1])}/{len(splits[2][1])}", device)
 
 
 def spirals(n: int = 600, noise: float = 0.2, num_classes: int = 2, val_fraction: float = 0.25,
-            seed: int = 0, device=None) -> Dataset:
+            seed: int = 0, device=None, test_fraction: float = 0.25) -> Dataset:
     r"""Interleaved 2-D spirals, one arm per class: a task for decision-boundary pictures.
 
     Arm k at parameter r in [0, 1]: angle :math:`\theta = 3\pi r + 2\pi k / K`,
     point :math:`r(\cos\theta, \sin\theta) + \epsilon` with Gaussian ``noise`` :math:`\epsilon`
     scaled by 0.1. ``n`` samples in total (split evenly between classes), shuffled, then
-    ``val_fraction`` of them held out. Deterministic in ``seed``.
+    ``val_fraction`` of them held out for ``val`` and ``test_fraction`` for ``test``.
+    Deterministic in ``course_seed(seed)``.
 
     >>> ds = spirals(n=100, device="cpu")
-    >>> ds.train[0].shape, ds.val[0].shape, sorted(set(ds.train[1].tolist()))
-    (torch.Size([75, 2]), torch.Size([25, 2]), [0, 1])
+    >>> ds.train[0].shape, ds.val[0].shape, ds.test[0].shape, sorted(set(ds.train[1].tolist()))
+    (torch.Size([50, 2]), torch.Size([25, 2]), torch.Size([25, 2]), [0, 1])
     """
     _check_int("n", n, 4)
     _check_int("num_classes", num_classes, 2)
     _check_int("seed", seed, 0)
     _check_fraction("val_fraction", val_fraction)
+    _check_fraction("test_fraction", test_fraction)
+    if val_fraction + test_fraction >= 1:
+        raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
     if not isinstance(noise, (int, float)) or noise < 0:
         raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(course_seed(seed))
     y = np.arange(n) % num_classes
     r = rng.uniform(0.05, 1.0, n)
     theta = 3 * np.pi * r + 2 * np.pi * y / num_classes
@@ -221,8 +264,11 @@ def spirals(n: int = 600, noise: float = 0.2, num_classes: int = 2, val_fraction
     order = rng.permutation(n)
     X, y = X[order], y[order]
     n_val = max(1, int(round(n * val_fraction)))
-    return _make("spirals", X[n_val:], y[n_val:], X[:n_val], y[:n_val], num_classes,
-                 f"{num_classes} interleaved 2-D spirals, noise {noise}", device)
+    n_test = max(1, int(round(n * test_fraction)))
+    if n_val + n_test >= n:
+        raise ValueError(f"n={n} is too small to hold out {n_val} val and {n_test} test samples")
+    splits = ((X[n_val + n_test:], y[n_val + n_test:]), (X[:n_val], y[:n_val]), (X[n_val:n_val + n_test], y[n_val:n_val + n_test]))
+    return _make("spirals", splits, num_classes, f"{num_classes} interleaved 2-D spirals, noise {noise}", device)
 
 
 def _epoch_seed(seed: int, epoch: int) -> int:
@@ -233,7 +279,7 @@ class Batches:
     """Minibatches of ``(X, y)`` by slicing tensors that already live on the device.
 
     Each iteration visits every sample once, in an order drawn from a CPU ``torch.Generator``
-    seeded by ``(seed, epoch)``: call ``set_epoch(epoch)`` to reshuffle; iterating twice without
+    seeded by ``(course_seed(seed), epoch)``: call ``set_epoch(epoch)`` to reshuffle; iterating twice without
     it repeats the same order (that is what makes resuming a run exact). The last partial batch
     is kept unless ``drop_last``. ``len()`` is the number of batches.
 
@@ -274,7 +320,7 @@ class Batches:
     def __iter__(self):
         n, bs = self.X.shape[0], self.batch_size
         if self.shuffle:
-            g = torch.Generator().manual_seed(_epoch_seed(self.seed, self.epoch))
+            g = torch.Generator().manual_seed(_epoch_seed(course_seed(self.seed), self.epoch))
             index = torch.randperm(n, generator=g).to(self.X.device)
         for i in range(len(self)):
             if self.shuffle:

@@ -3,7 +3,9 @@ r"""Schedules x peak LRs x seeds -> tidy results: the controlled comparison, as 
 A fair schedule comparison gives every schedule the same budget (``epochs``), model, data,
 optimizer and seeds, scales each schedule to that budget, and lets each schedule pick **its
 own** best peak LR from a grid: schedules have different optimal peaks, so one shared peak LR
-decides the ranking before training starts (see SCIENCE.md). ``compare`` runs that grid:
+decides the ranking before training starts (notebook 10 measures this). ``compare`` runs that
+grid, chooses each schedule's peak on the validation split and reports it on the test split
+(choosing and reporting on the same samples would inflate the winner):
 
 >>> res = compare(["constant", "cosine"], lrs=[0.03, 0.1], seeds=[0, 1],
 ...               data="digits", hidden=(32,), epochs=2, progress=False)   # doctest: +SKIP
@@ -11,6 +13,8 @@ decides the ranking before training starts (see SCIENCE.md). ``compare`` runs th
 
 Each run is a pure function of its :class:`RunConfig` (``run_one(config) -> dict``), so runs
 can be cached on disk (``cache_dir``), run in parallel (``n_jobs``) and compared row by row.
+Seeds are shifted by ``LRCOURSE_SEED_OFFSET`` (``lrcourse.seeding``): the offset in force when
+the grid is built is stored in each config, so worker processes reproduce it.
 A run also checks that the LR the optimizer actually applied at every update equals the
 intended schedule, and raises if it does not.
 """
@@ -33,6 +37,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from lrcourse import schedules as S
+from lrcourse.evidence import Verdict, compare_arms
+from lrcourse.seeding import seed_offset, use_offset
 
 # --------------------------------------------------------------------------------------------
 # Recipes: a schedule scaled to a run, from (peak LR, number of updates)
@@ -171,6 +177,7 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     target_acc: float | None = None
+    seed_offset: int = 0  # LRCOURSE_SEED_OFFSET when the grid was built
 
     def key(self) -> str:
         """A hash of the config (target_acc excluded: it is computed from the curves) and versions."""
@@ -212,14 +219,20 @@ def _versions() -> dict:
     return {"lrcourse": lrcourse.__version__, "torch": torch.__version__, "code": code.hexdigest()[:16]}
 
 
-@functools.lru_cache(maxsize=4)
 def load_data(name: str):
-    """The dataset called ``name`` (cached per process: MNIST-1D takes about a second to make)."""
-    from lrcourse import data
-
+    """The dataset called ``name`` with the current seed offset (MNIST-1D takes about a second
+    to make, so each (name, offset) is built once per process)."""
     if name not in DATASETS:
         raise ValueError(f"data must be one of {DATASETS}, got {name!r}")
-    return getattr(data, name)(device="cpu")  # CPU: tiny models, reproducible in any process
+    return _load_data(name, seed_offset())
+
+
+@functools.lru_cache(maxsize=8)
+def _load_data(name: str, offset: int):
+    from lrcourse import data
+
+    with use_offset(offset):
+        return getattr(data, name)(device="cpu")  # CPU: tiny models, reproducible in any process
 
 
 def steps_per_epoch(data: str, batch_size: int) -> int:
@@ -268,27 +281,32 @@ def _intended(schedule, n: int) -> list[float]:
 def run_one(config: RunConfig) -> dict:
     """Train one model as ``config`` says; return its row (a dict of plain numbers and lists).
 
-    Single-threaded, so the result is the same in any process and with any ``n_jobs``. Raises
-    RuntimeError if the LR applied at some update differs from ``config.schedule(step)``.
+    Single-threaded, so the result is the same in any process and with any ``n_jobs``. Seeds are
+    shifted by ``config.seed_offset``. Raises RuntimeError if the LR applied at some update
+    differs from ``config.schedule(step)``.
     """
     import torch
 
+    from lrcourse.data import as_batches
     from lrcourse.models import mlp
-    from lrcourse.training import fit
+    from lrcourse.training import evaluate, fit
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        ds = load_data(config.data)
-        model = mlp(ds.num_features, hidden=config.hidden, out_features=ds.num_classes,
-                    activation=config.activation, seed=config.seed)
-        opt = _make_optimizer(config.optimizer, model.parameters(), config.peak_lr, config.momentum,
-                              config.weight_decay)
-        start = time.perf_counter()
-        hist = fit(model, ds.train, ds.val, epochs=config.epochs, optimizer=opt,
-                   batch_size=config.batch_size, schedule=config.schedule, step_per="batch",
-                   device="cpu", progress=False, seed=config.seed)
-        wall = time.perf_counter() - start
+        with use_offset(config.seed_offset):  # the offset the grid was built with, in any process
+            ds = load_data(config.data)
+            model = mlp(ds.num_features, hidden=config.hidden, out_features=ds.num_classes,
+                        activation=config.activation, seed=config.seed)
+            opt = _make_optimizer(config.optimizer, model.parameters(), config.peak_lr, config.momentum,
+                                  config.weight_decay)
+            start = time.perf_counter()
+            hist = fit(model, ds.train, ds.val, epochs=config.epochs, optimizer=opt,
+                       batch_size=config.batch_size, schedule=config.schedule, step_per="batch",
+                       device="cpu", progress=False, seed=config.seed)
+            wall = time.perf_counter() - start
+            # reported figures come from the test split, which no choice (peak LR, schedule) has seen
+            test_loss, test_acc = evaluate(model, as_batches(ds.test, batch_size=1024, shuffle=False))
     finally:
         torch.set_num_threads(threads)
 
@@ -310,6 +328,9 @@ def run_one(config: RunConfig) -> dict:
         "val_loss": val_loss[-1] if val_loss else math.nan,
         "train_loss": curves["train_loss"][-1] if curves["train_loss"] else math.nan,
         "min_val_loss": min((v for v in val_loss if not math.isnan(v)), default=math.nan),
+        "test_acc": test_acc,
+        "test_loss": test_loss,
+        "seed_offset": int(config.seed_offset),
         "epochs_to_target": epochs_to_target(curves["val_acc"], config.target_acc),
         "diverged": bool(hist.diverged),
         "updates": len(applied),
@@ -438,6 +459,7 @@ def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
     settings["hidden"] = tuple(int(h) for h in settings.get("hidden", (256, 256)))
 
     total = epochs * steps_per_epoch(settings.get("data", "mnist1d"), batch_size)
+    offset = seed_offset()
     configs = []
     for name, factory in factories.items():
         for lr in grids[name]:
@@ -446,7 +468,8 @@ def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
                 raise TypeError(f"schedules[{name!r}] must return an lrcourse Schedule (e.g. a Join or a "
                                 f"CosineAnnealing), got {type(sched).__name__}")
             for seed in seeds:
-                configs.append(RunConfig(name=name, schedule=sched, peak_lr=lr, seed=seed, **settings))
+                configs.append(RunConfig(name=name, schedule=sched, peak_lr=lr, seed=seed, seed_offset=offset,
+                                         **settings))
     return configs
 
 
@@ -532,8 +555,9 @@ def compare(
 # Results
 # --------------------------------------------------------------------------------------------
 
-SCALARS = ("schedule", "peak_lr", "seed", "val_acc", "val_loss", "train_loss", "min_val_loss",
-           "epochs_to_target", "diverged", "updates", "wall_time")
+SCALARS = ("schedule", "peak_lr", "seed", "seed_offset", "val_acc", "val_loss", "test_acc", "test_loss",
+           "train_loss", "min_val_loss", "epochs_to_target", "diverged", "updates", "wall_time")
+_SUMMARISED = ("val_acc", "val_loss", "test_acc", "test_loss", "train_loss")
 
 
 def _mean(xs: list[float]) -> float:
@@ -552,9 +576,13 @@ def _lower_is_better(metric: str) -> bool:
 class Results:
     """Tidy results of :func:`compare`: ``rows``, one dict per run, plus summaries.
 
-    Scalar columns: schedule, peak_lr, seed, val_acc, val_loss, train_loss (final epoch),
-    min_val_loss, epochs_to_target (None if never), diverged, updates, wall_time; ``curves``
-    holds the per-epoch train_loss, val_loss and val_acc. ``computed``: runs trained (not cached).
+    Scalar columns: schedule, peak_lr, seed, seed_offset, val_acc, val_loss, test_acc, test_loss,
+    train_loss (final epoch), min_val_loss, epochs_to_target (None if never), diverged, updates,
+    wall_time; ``curves`` holds the per-epoch train_loss, val_loss and val_acc. ``computed``:
+    runs trained (not cached).
+
+    The protocol: each schedule's peak LR is **chosen on val** (:meth:`best`), and the figures
+    at that peak are **reported on test** (:meth:`table`, :meth:`verdict`).
 
     >>> rows = [{"schedule": "a", "peak_lr": lr, "seed": s, "val_acc": acc, "val_loss": 1 - acc}
     ...         for lr, s, acc in [(0.1, 0, 0.6), (0.1, 1, 0.8), (1.0, 0, 0.5), (1.0, 1, 0.6)]]
@@ -616,28 +644,53 @@ class Results:
             out[name] = max(scored, key=lambda p: p[0])[1]
         return out
 
-    def table(self, metric: str = "val_acc") -> list[dict]:
-        """One row per schedule at its best peak LR (by ``metric``), best schedule first.
+    @property
+    def report_metric(self) -> str:
+        """``"test_acc"`` when the runs were evaluated on a test split, else ``"val_acc"``."""
+        return "test_acc" if self.rows and all("test_acc" in r for r in self.rows) else "val_acc"
 
-        Columns: schedule, peak_lr, seeds, val_acc/val_loss/train_loss ``_mean`` and ``_std``
-        over seeds, reached (seeds that reached ``target_acc``), epochs_to_target (mean over
-        those seeds, None if none), diverged (count).
+    def table(self, metric: str = "val_acc", report: str | None = None) -> list[dict]:
+        """One row per schedule at its best peak LR (chosen by ``metric``), sorted by ``report``.
+
+        Columns: schedule, peak_lr, seeds, ``_mean`` and ``_std`` over seeds of val_acc,
+        val_loss, test_acc, test_loss and train_loss (those the runs have), reached (seeds
+        that reached ``target_acc``), epochs_to_target (mean over those seeds only, None if
+        none), diverged (count). ``report`` (default :attr:`report_metric`) orders the rows,
+        best first.
         """
         out = []
         for name, lr in self.best(metric).items():
             rows = self.select(name, lr)
             entry = {"schedule": name, "peak_lr": lr, "seeds": len(rows)}
-            for col in ("val_acc", "val_loss", "train_loss"):
+            for col in _SUMMARISED:
                 xs = [float(r[col]) for r in rows if col in r]
-                entry[col + "_mean"], entry[col + "_std"] = _mean(xs), _std(xs)
+                if xs or col in ("val_acc", "val_loss", "train_loss"):
+                    entry[col + "_mean"], entry[col + "_std"] = _mean(xs), _std(xs)
             reached = [r["epochs_to_target"] for r in rows if r.get("epochs_to_target") is not None]
             entry["reached"] = len(reached)
             entry["epochs_to_target"] = _mean(reached) if reached else None
             entry["diverged"] = sum(bool(r.get("diverged", False)) for r in rows)
             out.append(entry)
-        sign = 1.0 if _lower_is_better(metric) else -1.0
-        key = metric + "_mean"
-        return sorted(out, key=lambda e: math.inf if math.isnan(e[key]) else sign * e[key])
+        report = self.report_metric if report is None else report
+        sign = 1.0 if _lower_is_better(report) else -1.0
+        key = report + "_mean"
+        return sorted(out, key=lambda e: math.inf if math.isnan(e.get(key, math.nan)) else sign * e[key])
+
+    def verdict(self, a: str, b: str, metric: str | None = None, select: str = "val_acc", **kwargs) -> Verdict:
+        """Schedule ``a`` against ``b``, each at its own best peak (chosen by ``select``), paired by seed.
+
+        ``metric`` (default :attr:`report_metric`) is compared with
+        :func:`lrcourse.evidence.compare_arms`; ``kwargs`` go to it (``margin``, ``tie_tol``).
+        """
+        metric = self.report_metric if metric is None else metric
+        best = self.best(select)
+        arms = []
+        for name in (a, b):
+            if name not in best:
+                raise ValueError(f"schedule must be one of {self.schedules}, got {name!r}")
+            arms.append({r["seed"]: float(r[metric]) for r in self.select(name, best[name])})
+        return compare_arms(arms[0], arms[1], names=(a, b), higher_is_better=not _lower_is_better(metric),
+                            metric=metric, **kwargs)
 
     def curves(self, schedule: str, peak_lr: float | None = None) -> dict[str, list[list[float]]]:
         """Per-epoch curves of ``schedule`` at ``peak_lr`` (default: its best), one list per seed.
@@ -653,16 +706,24 @@ class Results:
         return out
 
     def to_markdown(self, metric: str = "val_acc") -> str:
-        """The :meth:`table` as an aligned Markdown table (mean ± sample std over seeds)."""
-        head = ["schedule", "peak LR", "val acc", "val loss", "train loss", "epochs to target", "diverged"]
+        """The :meth:`table` as an aligned Markdown table (mean ± sample std over seeds).
+
+        The peak LR is chosen on ``metric`` (validation); test columns are the reported figures.
+        """
+        head = ["schedule", "peak LR", "val acc", "test acc", "test loss", "train loss", "epochs to target",
+                "diverged"]
         body = []
+
+        def pm(e, col, digits=3):
+            if col + "_mean" not in e:
+                return "-"
+            return f"{e[col + '_mean']:.{digits}f} ± {e[col + '_std']:.{digits}f}"
+
         for e in self.table(metric):
             n = e["seeds"]
             ett = "-" if e["epochs_to_target"] is None else f"{e['epochs_to_target']:.1f} ({e['reached']}/{n})"
-            body.append([e["schedule"], f"{e['peak_lr']:g}",
-                         f"{e['val_acc_mean']:.3f} ± {e['val_acc_std']:.3f}",
-                         f"{e['val_loss_mean']:.3f} ± {e['val_loss_std']:.3f}",
-                         f"{e['train_loss_mean']:.4f} ± {e['train_loss_std']:.4f}", ett, f"{e['diverged']}/{n}"])
+            body.append([e["schedule"], f"{e['peak_lr']:g}", pm(e, "val_acc"), pm(e, "test_acc"), pm(e, "test_loss"),
+                         pm(e, "train_loss", 4), ett, f"{e['diverged']}/{n}"])
         widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
 
         def line(cells):

@@ -1,6 +1,6 @@
 """Small model factories with explicit seeding: the same seed gives the same initial weights.
 
-Each factory seeds ``torch.manual_seed(seed)`` inside ``torch.random.fork_rng()``, so building
+Each factory seeds ``torch.manual_seed(course_seed(seed))`` inside ``torch.random.fork_rng()``, so building
 a model never changes the global random state a notebook relies on.
 
 >>> m = mlp(64, hidden=(128, 128), out_features=10)
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from lrcourse.seeding import course_seed
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "silu": nn.SiLU}
 
@@ -31,7 +33,7 @@ def _activation(name):
 def _seeded(seed, build):
     _check_int("seed", seed, 0)
     with torch.random.fork_rng(devices=[]):  # CPU RNG only; the global state is restored on exit
-        torch.manual_seed(seed)
+        torch.manual_seed(course_seed(seed))  # LRCOURSE_SEED_OFFSET shifts every initialisation
         return build()
 
 

@@ -87,13 +87,14 @@ def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=
     return ax
 
 
-def plot_comparison(results, ax=None, metric="val_acc"):
+def plot_comparison(results, ax=None, metric=None):
     """Each schedule at its own best peak LR: mean ± std over seeds of ``metric``, best on top.
 
-    ``results`` is an ``lrcourse.experiments.Results``; x is ``metric`` (mean over seeds, error
-    bar = sample std), one row per schedule, sorted by ``Results.table(metric)``. Each row is
-    labelled with the peak LR it was picked at: the schedules ran at different peaks, on purpose.
-    Returns ``ax``.
+    ``results`` is an ``lrcourse.experiments.Results``; each peak LR is chosen on validation
+    accuracy, and x is ``metric`` at that peak (default ``results.report_metric``: test accuracy
+    when the runs have it), mean over seeds with the sample std as error bar, one row per
+    schedule. Each row is labelled with the peak LR it was picked at: the schedules ran at
+    different peaks, on purpose. Returns ``ax``.
 
     >>> from lrcourse.experiments import Results
     >>> rows = [{"schedule": s, "peak_lr": 0.1, "seed": k, "val_acc": a + 0.01 * k, "val_loss": 1.0,
@@ -102,7 +103,8 @@ def plot_comparison(results, ax=None, metric="val_acc"):
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['constant (peak 0.1)', 'cosine (peak 0.1)']
     """
-    table = results.table(metric)[::-1]  # drawn bottom-up: the best schedule ends on top
+    metric = results.report_metric if metric is None else metric
+    table = results.table(report=metric)[::-1]  # drawn bottom-up: the best schedule ends on top
     if not table:
         raise ValueError("results must hold at least one run, got none")
     if ax is None:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from lrcourse.seeding import course_seed
+
 
 def stability_limit(L: float) -> float:
     r"""The largest stable GD learning rate on a quadratic with top eigenvalue ``L``: :math:`2/L`.
@@ -107,7 +109,7 @@ def sharpness(model, loss_fn, batch, iters: int = 50, tol: float = 1e-6, seed: i
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    gen = torch.Generator(device="cpu").manual_seed(course_seed(seed))
     vec = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in params]
     norm = torch.sqrt(sum((v * v).sum() for v in vec))
     vec = [v / norm for v in vec]

@@ -21,7 +21,7 @@ update: the LR actually applied, not the one intended.
 >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
 >>> h = fit(model, ds.train, ds.val, epochs=2, optimizer=opt, progress=False)
 >>> len(h.lr), h.val_loss[-1] < h.val_loss[0], h.diverged
-(46, True, False)
+(34, True, False)
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from lrcourse.data import Batches, as_batches
 from lrcourse.device import autocast, get_device, to_device
 from lrcourse.plateau import ReduceLROnPlateau
 from lrcourse.schedules import Schedule
+from lrcourse.seeding import course_seed
 from lrcourse.torch_bridge import get_momentum, has_momentum, schedule_config, set_lr, set_momentum
 
 CHECKPOINT_FORMAT = "lrcourse-checkpoint-1"
@@ -255,7 +256,8 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
     - ``device``: default: where the tensor data lives, else ``get_device()``; the model is
       moved there. ``amp``: bf16 autocast, default on for CUDA only (never on CPU/MPS).
     - ``seed``: fixes the shuffling and the random numbers used inside the run (dropout, a
-      shuffling DataLoader); the global RNG is left as it was.
+      shuffling DataLoader), shifted by ``LRCOURSE_SEED_OFFSET`` (``lrcourse.seeding``); the
+      global RNG is left as it was.
     - Divergence: at the end of every epoch ``fit`` checks the epoch's batch losses (no extra
       sync) with ``DivergenceGuard``'s rule: NaN/inf, or above ``factor`` (10) times the run's
       first loss. If one is, it sets ``history.diverged``/``diverged_at``, skips the checkpoint
@@ -323,7 +325,7 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
 
     fork_devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):  # the run's randomness, isolated from the caller's
-        torch.manual_seed(seed)
+        torch.manual_seed(course_seed(seed))  # seed + LRCOURSE_SEED_OFFSET
         if resume_rng is not None:
             torch.set_rng_state(resume_rng["cpu"])
             if "cuda" in resume_rng and device.type == "cuda":
@@ -472,7 +474,7 @@ def _checkpoint(trainer, schedule, kind, train_batches, seed) -> dict:
         "schedule": _schedule_config(schedule, kind),
         "plateau": schedule.state_dict() if kind == "plateau" else None,
         "torch_scheduler": schedule.state_dict() if kind in ("torch", "torch_plateau") else None,
-        "shuffle": {"seed": getattr(train_batches, "seed", seed), "next_epoch": trainer.epoch + 1},
+        "shuffle": {"seed": course_seed(getattr(train_batches, "seed", seed)), "next_epoch": trainer.epoch + 1},
         "rng": _rng_state(trainer.device),
         "history": trainer.history.to_dict(),
     }
@@ -499,9 +501,10 @@ def _restore(path, trainer, schedule, kind, train_batches, device):
         schedule.load_state_dict(ckpt["plateau"])
     elif kind in ("torch", "torch_plateau"):
         schedule.load_state_dict(ckpt["torch_scheduler"])
-    if isinstance(train_batches, Batches) and train_batches.seed != ckpt["shuffle"]["seed"]:
-        raise ValueError(f"resume_from={str(path)!r} shuffled with seed {ckpt['shuffle']['seed']}, "
-                         f"fit got seed {train_batches.seed}: pass the same seed to resume exactly")
+    if isinstance(train_batches, Batches) and course_seed(train_batches.seed) != ckpt["shuffle"]["seed"]:
+        raise ValueError(f"resume_from={str(path)!r} shuffled with seed {ckpt['shuffle']['seed']} (seed + "
+                         f"LRCOURSE_SEED_OFFSET), fit got {course_seed(train_batches.seed)}: pass the same seed "
+                         f"and offset to resume exactly")
     trainer.step, trainer.epoch = int(ckpt["step"]), int(ckpt["epoch"])
     trainer.history = History.from_dict(ckpt["history"])
     return ckpt["rng"]

@@ -42,6 +42,42 @@ def markdown(nb):
     return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
+# a file a notebook names: a Markdown link target, or a word ending in .md / .ipynb
+FILE_MENTION = re.compile(r"\]\((?!https?://|#|mailto:)([^)\s]+)\)|([\w./-]+\.(?:md|ipynb))\b")
+
+
+def named_files(text):
+    text = re.sub(r"https?://[^\s)>\]]+", "", text)  # web addresses are not repository files
+    for link, word in FILE_MENTION.findall(text):
+        yield (link or word).split("#")[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_notebook_names_only_files_a_learner_can_open(path):
+    """Every file a notebook cites exists in the repository (no internal team files)."""
+    nb = read(path)
+    text = "\n".join(c.source for c in nb.cells)
+    for team_file in ("SCIENCE.md", "DESIGN.md"):
+        assert team_file not in text, f"{path.name} cites {team_file}, which is not shipped with the course"
+    missing = [name for name in named_files(text)
+               if name and not any((base / name).exists() for base in (ROOT, path.parent, ROOT / "docs"))]
+    assert not missing, f"{path.name} names files that are not in the repository: {missing}"
+
+
+def test_named_files_finds_links_and_file_names():
+    text = "see [the evidence](../docs/evidence.md#table) and 02_lr_range_test.ipynb, not [x](https://a.b/c.md)"
+    assert list(named_files(text)) == ["../docs/evidence.md", "02_lr_range_test.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
+def test_markdown_has_no_control_characters(path):
+    """A LaTeX backslash eaten by a JSON escape (\\r in \\right, \\t in \\text) leaves a control character."""
+    for i, cell in enumerate(read(path).cells):
+        if cell.cell_type == "markdown":
+            bad = sorted({repr(ch) for ch in cell.source if ord(ch) < 32 and ch != "\n"})
+            assert not bad, f"{path.name} cell {i}: control characters {bad} (a LaTeX backslash eaten?)"
+
+
 def test_the_course_has_every_notebook_in_order():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
@@ -57,6 +93,11 @@ def test_notebook_follows_the_standard(path):
     assert re.search(r"\d+\s*min", intro), "time to complete"
     setup = code_cells(nb)[0].source
     assert "lrcourse" in setup and "get_device()" in setup, "first code cell: lrcourse imports and the device"
+    assert "set_seed(" in setup and "environment_report(" in setup, \
+        "first code cell: set_seed (the seed offset applies) and environment_report (offset, versions, CPU)"
+    sources = "\n".join(c.source for c in code_cells(nb))
+    assert "torch.manual_seed(" not in sources and "np.random.seed(" not in sources, \
+        "seeds go through lrcourse.seeding (set_seed / course_seed), so LRCOURSE_SEED_OFFSET reaches them"
     assert "import *" not in "\n".join(c.source for c in code_cells(nb)), "explicit imports only"
     text = markdown(nb).lower()
     assert "takeaway" in text, "key takeaways"

@@ -32,20 +32,24 @@ def test_digits_is_deterministic_and_seed_changes_split():
     assert not torch.equal(a.train[0], c.train[0])
 
 
-def test_mnist1d_package_split_and_cache_roundtrip(cache):
+def test_mnist1d_three_way_split_and_cache_roundtrip(cache):
     state = np.random.get_state()[1].copy(), random.getstate()
     ds = mnist1d(device="cpu")
-    assert ds.train[0].shape == (4000, 40) and ds.val[0].shape == (1000, 40)
+    assert ds.train[0].shape == (4000, 40) and ds.val[0].shape == (1000, 40) and ds.test[0].shape == (1000, 40)
     assert np.array_equal(np.random.get_state()[1], state[0]) and random.getstate() == state[1]
-    files = list(cache.glob("mnist1d_*.npz"))
-    assert len(files) == 1
+    files = list(cache.glob("mnist1d-*.npz"))
+    assert len(files) == 1 and data_mod._mnist1d_version() in files[0].name  # the version is in the key
     again = mnist1d(device="cpu")
     assert torch.equal(ds.train[0], again.train[0]) and torch.equal(ds.val[1], again.val[1])
+    assert torch.equal(ds.test[0], again.test[0])
+    for split in (ds.val, ds.test):  # stratified: every class about 100 of 1000
+        counts = torch.bincount(split[1], minlength=10)
+        assert int(counts.max() - counts.min()) <= 2
 
 
 def test_mnist1d_corrupt_or_partial_cache_is_regenerated(cache, monkeypatch):
     ds = mnist1d(num_samples=200, device="cpu")
-    path = next(cache.glob("mnist1d_*.npz"))
+    path = next(cache.glob("mnist1d-*.npz"))
     calls = []
     real = data_mod._generate_mnist1d
     monkeypatch.setattr(data_mod, "_generate_mnist1d", lambda *a: calls.append(a) or real(*a))
@@ -66,8 +70,9 @@ def test_mnist1d_corrupt_or_partial_cache_is_regenerated(cache, monkeypatch):
 def test_spirals_deterministic_and_balanced():
     a, b = spirals(n=200, seed=3, device="cpu"), spirals(n=200, seed=3, device="cpu")
     assert torch.equal(a.train[0], b.train[0]) and a.input_shape == (2,)
-    y = torch.cat([a.train[1], a.val[1]])
+    y = torch.cat([a.train[1], a.val[1], a.test[1]])
     assert torch.bincount(y).tolist() == [100, 100]
+    assert len(a.val[1]) == len(a.test[1]) == 50
 
 
 @pytest.mark.parametrize("call, name", [
@@ -131,3 +136,48 @@ def test_steps_per_epoch_matches_batches():
     for bs in (1, 64, 100, 5000):
         assert ds.steps_per_epoch(bs) == len(Batches(*ds.train, batch_size=bs))
     assert ds.steps_per_epoch(100, drop_last=True) == len(Batches(*ds.train, batch_size=100, drop_last=True))
+
+
+def _rows(t):
+    return {tuple(r) for r in t.tolist()}
+
+
+@pytest.mark.parametrize("make", [lambda: digits(device="cpu"), lambda: mnist1d(num_samples=300, device="cpu"),
+                                  lambda: spirals(n=200, device="cpu")])
+def test_train_val_test_are_disjoint(make, cache):
+    ds = make()
+    train, val, test = _rows(ds.train[0]), _rows(ds.val[0]), _rows(ds.test[0])
+    assert train and val and test
+    assert not (train & val) and not (train & test) and not (val & test)
+
+
+def test_seed_offset_redraws_every_split_and_dataset(cache, monkeypatch):
+    base = {"digits": digits(device="cpu"), "mnist1d": mnist1d(num_samples=300, device="cpu"),
+            "spirals": spirals(n=100, device="cpu")}
+    monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "3")
+    shifted = {"digits": digits(device="cpu"), "mnist1d": mnist1d(num_samples=300, device="cpu"),
+               "spirals": spirals(n=100, device="cpu")}
+    for name in base:
+        assert not torch.equal(base[name].test[0], shifted[name].test[0]), name
+    # offset 3 with seed 0 is the same draw as seed 3 without an offset
+    monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "0")
+    assert torch.equal(digits(seed=3, device="cpu").test[0], shifted["digits"].test[0])
+
+
+def test_batches_shuffle_follows_the_seed_offset(monkeypatch):
+    order = lambda: torch.cat([yb for _, yb in Batches(torch.zeros(50), torch.arange(50), seed=1)]).tolist()
+    before = order()
+    monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "1")
+    after = order()
+    monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "0")
+    assert before != after == torch.cat([yb for _, yb in Batches(torch.zeros(50), torch.arange(50), seed=2)]).tolist()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: digits(val_fraction=0.5, test_fraction=0.5), "val_fraction \\+ test_fraction"),
+    (lambda: mnist1d(num_samples=300, test_fraction=0), "test_fraction"),
+    (lambda: spirals(n=100, val_fraction=0.6, test_fraction=0.5), "val_fraction \\+ test_fraction"),
+])
+def test_bad_split_fractions_name_the_parameter(call, name, cache):
+    with pytest.raises(ValueError, match=name):
+        call()

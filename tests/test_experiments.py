@@ -257,3 +257,55 @@ def test_plots_draw_every_schedule_at_its_best_lr(small):
     loss = plot_comparison(small, metric="val_loss")
     assert "val_loss" in loss.get_xlabel()
     plt.close("all")
+
+
+# --- choose on val, report on test; the seed offset --------------------------------------------
+
+
+def test_rows_report_the_test_split(small):
+    for r in small.rows:
+        assert 0.0 <= r["test_acc"] <= 1.0 and r["test_loss"] > 0 and r["seed_offset"] == 0
+    assert small.report_metric == "test_acc"
+    table = small.table()
+    assert all("test_acc_mean" in e and "test_acc_std" in e for e in table)
+    means = [e["test_acc_mean"] for e in table]
+    assert means == sorted(means, reverse=True)  # ordered by the reported (test) accuracy
+    assert "test acc" in small.to_markdown()
+
+
+def test_peak_is_chosen_on_val_not_on_test():
+    # test prefers lr 1.0, val prefers lr 0.1: the table must report test at the val choice
+    rows = [{"schedule": "a", "peak_lr": lr, "seed": s, "val_acc": va, "val_loss": 1.0, "train_loss": 0.5,
+             "test_acc": te, "test_loss": 1.0}
+            for lr, va, te in [(0.1, 0.8, 0.6), (1.0, 0.7, 0.9)] for s in (0, 1)]
+    res = Results(rows)
+    assert res.best() == {"a": 0.1}
+    assert res.table()[0]["peak_lr"] == 0.1 and res.table()[0]["test_acc_mean"] == pytest.approx(0.6)
+
+
+def test_verdict_pairs_each_schedule_at_its_own_peak_by_seed():
+    rows = []
+    for s in range(4):
+        rows.append({"schedule": "cosine", "peak_lr": 0.5, "seed": s, "val_acc": 0.7, "test_acc": 0.70 + 0.01 * s})
+        rows.append({"schedule": "cosine", "peak_lr": 1.0, "seed": s, "val_acc": 0.1, "test_acc": 0.99})
+        rows.append({"schedule": "constant", "peak_lr": 0.25, "seed": s, "val_acc": 0.6, "test_acc": 0.65 + 0.01 * s})
+    v = Results(rows).verdict("cosine", "constant")
+    assert v.paired and v.n == 4 and v.diff == pytest.approx(0.05) and v.outcome == "A better"
+    assert v.metric == "test_acc" and v.winner == "cosine"
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        Results(rows).verdict("cosine", "linear")
+
+
+def test_seed_offset_is_captured_in_the_config_and_changes_the_runs(monkeypatch):
+    base = compare(["constant"], lrs=[0.1], seeds=[0], **TINY)
+    monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "1")
+    configs = E.build_configs(["constant"], [0.1], [0], data="digits", hidden=(16,), epochs=2)
+    assert configs[0].seed_offset == 1
+    shifted = compare(["constant"], lrs=[0.1], seeds=[0], **TINY)
+    assert shifted.rows[0]["seed_offset"] == 1
+    assert shifted.rows[0]["curves"] != base.rows[0]["curves"]  # a new draw: data split, init, shuffling
+    # the captured offset wins over the environment in whichever process runs the config
+    monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "0")
+    again = E.run_one(configs[0])
+    assert again["curves"] == shifted.rows[0]["curves"] and again["test_acc"] == shifted.rows[0]["test_acc"]
+    assert configs[0].key() != E.build_configs(["constant"], [0.1], [0], data="digits", hidden=(16,), epochs=2)[0].key()

@@ -34,7 +34,7 @@ def test_loss_decreases_on_digits():
     model, opt = model_and_sgd(lr=0.1, momentum=0.9)
     h = fit(model, ds.train, ds.val, epochs=3, optimizer=opt, progress=False)
     assert h.val_loss[-1] < 0.5 * h.val_loss[0] and h.train_loss[-1] < h.train_loss[0]
-    assert len(h.loss) == len(h.lr) == 69 and h.epoch_steps == [23, 46, 69]
+    assert len(h.loss) == len(h.lr) == 51 and h.epoch_steps == [17, 34, 51]
     assert len(h.val_acc) == len(h.epoch_time) == 3 and h.val_acc[-1] > 0.8
     assert not h.diverged and h.stop_reason is None
 
