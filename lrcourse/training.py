@@ -84,6 +84,35 @@ class History:
             raise ValueError(f"History.from_dict needs a dict with keys among {sorted(known)}, got {d!r:.200}")
         return cls(**{k: (list(v) if isinstance(v, (list, tuple)) else v) for k, v in d.items()})
 
+    def assert_follows(self, schedule, step_per: str = "batch", rtol: float = 1e-12) -> None:
+        """Raise AssertionError unless the LR applied at every update equals ``schedule``'s.
+
+        ``step_per="batch"``: update t ran at ``schedule(t)``; ``"epoch"``: every update of
+        epoch e ran at ``schedule(e)`` (a staircase, using ``epoch_steps``). The check every
+        notebook makes after a run: the LR the optimizer applied is the LR intended.
+
+        >>> from lrcourse.schedules import Linear
+        >>> History(lr=[0.1, 0.05], epoch_steps=[2]).assert_follows(Linear(0.1, 0.0, 2))
+        """
+        import numpy as np
+
+        if step_per not in _STEP_PER:
+            raise ValueError(f"step_per must be one of {_STEP_PER}, got {step_per!r}")
+        applied = np.asarray(self.lr, dtype=float)
+        if step_per == "batch":
+            intended = np.array([schedule(t) for t in range(len(applied))]) if not hasattr(schedule, "curve") \
+                else np.asarray(schedule.curve(len(applied)), dtype=float)
+        else:
+            bounds = [0, *self.epoch_steps]
+            intended = np.concatenate([np.full(b - a, schedule(e), dtype=float)
+                                       for e, (a, b) in enumerate(zip(bounds, bounds[1:]))] or [np.empty(0)])
+        if intended.shape != applied.shape or not np.allclose(applied, intended, rtol=rtol, atol=0):
+            n = min(len(applied), len(intended))
+            bad = np.flatnonzero(~np.isclose(applied[:n], intended[:n], rtol=rtol, atol=0))
+            where = (f"first difference at step {bad[0]}: applied {applied[bad[0]]!r}, intended {intended[bad[0]]!r}"
+                     if len(bad) else f"{len(applied)} updates applied, {len(intended)} intended")
+            raise AssertionError(f"the LR applied does not follow {schedule!r} (step_per={step_per!r}): {where}")
+
     def __repr__(self) -> str:
         last = f"{self.val_loss[-1]:.4g}" if self.val_loss else "n/a"
         return (f"History(steps={len(self.lr)}, epochs={len(self.train_loss)}, last val_loss={last}, "
@@ -438,8 +467,12 @@ def _loss(loss_fn, output, y, first):
 def evaluate(model, batches, loss_fn=None, device=None, amp=False, moved=True):
     """Mean loss and accuracy of ``model`` over ``batches`` (model in eval mode, one host sync).
 
-    The mean is weighted by batch size; accuracy is NaN when outputs are not ``(n, classes)``.
+    ``batches``: an ``(X, y)`` tuple such as ``ds.test`` (batched 1024 at a time), a
+    ``Batches`` or a ``DataLoader``. The mean is weighted by batch size; accuracy is NaN when
+    outputs are not ``(n, classes)``.
     """
+    if isinstance(batches, (tuple, list)):
+        batches = as_batches(batches, batch_size=1024, shuffle=False)
     loss_fn = nn.functional.cross_entropy if loss_fn is None else loss_fn
     device = device if device is not None else next(model.parameters()).device
     was_training = model.training

@@ -10,7 +10,7 @@ from lrcourse.data import Batches, digits
 from lrcourse.models import mlp
 from lrcourse.plateau import ReduceLROnPlateau
 from lrcourse.schedules import CosineAnnealing, ExponentialDecay, OneCycle, StepDecay, warmup_cosine
-from lrcourse.training import History, fit, load_checkpoint
+from lrcourse.training import History, evaluate, fit, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -367,3 +367,29 @@ def test_resume_with_another_schedule_is_refused(small, tmp_path):
     with pytest.raises(ValueError, match="trained with schedule"):
         fit(model, train, epochs=2, optimizer=opt, schedule=CosineAnnealing(0.4, 10), progress=False,
             resume_from=tmp_path / "s.pt")
+
+
+def test_assert_follows_checks_every_update_per_batch_and_per_epoch():
+    from lrcourse.schedules import CosineAnnealing, ExponentialDecay
+
+    ds = digits(device="cpu")
+    sched = CosineAnnealing(0.1, 3 * ds.steps_per_epoch(64))
+    model, opt = model_and_sgd(lr=0.1)
+    h = fit(model, ds.train, epochs=3, optimizer=opt, schedule=sched, progress=False)
+    h.assert_follows(sched)
+    with pytest.raises(AssertionError, match="first difference at step 1"):
+        h.assert_follows(CosineAnnealing(0.1, 10))
+    stair = ExponentialDecay(0.1, 0.5, 1)
+    model, opt = model_and_sgd(lr=0.1)
+    h = fit(model, ds.train, epochs=3, optimizer=opt, schedule=stair, step_per="epoch", progress=False)
+    h.assert_follows(stair, step_per="epoch")
+    with pytest.raises(AssertionError, match="does not follow"):
+        h.assert_follows(stair)  # per batch it would have decayed every update
+
+
+def test_evaluate_accepts_a_split_tuple():
+    ds = digits(device="cpu")
+    model, _ = model_and_sgd(lr=0.1)
+    from lrcourse.data import Batches
+
+    assert evaluate(model, ds.test) == evaluate(model, Batches(*ds.test, batch_size=1024, shuffle=False))
