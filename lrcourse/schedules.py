@@ -43,9 +43,9 @@ import numpy as np
 
 from lrcourse import _checks
 
-# Re-exported so that ``from lrcourse.schedules import ReduceLROnPlateau`` keeps working. It is the
-# performance-based schedule: stateful, not a ``Schedule``, so not in ``SCHEDULES``.
-from lrcourse.plateau import ReduceLROnPlateau
+# Importable from here too (``from lrcourse.schedules import ReduceLROnPlateau``); it is the
+# performance-based schedule: stateful, not a ``Schedule``, so neither in ``SCHEDULES`` nor ``__all__``.
+from lrcourse.plateau import ReduceLROnPlateau  # noqa: F401
 
 __all__ = [
     "Schedule",
@@ -72,7 +72,6 @@ __all__ = [
     "MAX_LR",
     "field_metadata",
     "known_field",
-    "ReduceLROnPlateau",
 ]
 
 MAX_STEP = 2**63 - 1
