@@ -85,18 +85,19 @@ def param_specs(cls: type, num_steps: int = 1000) -> list[ParamSpec]:
         default = f.default if f.default is not dataclasses.MISSING else meta.get("typical")
         role = meta.get("role")
         if role in ("lr", "floor", "real"):
-            lo, hi = meta["range"]
-            kind = "lr" if role != "real" and meta.get("log") else "float"
-            value = float(default if default is not None else (lo * hi) ** 0.5 if meta.get("log") else lo)
-            specs.append(ParamSpec(name, kind, value, lo, hi, log=bool(meta.get("log"))))
+            (lo, hi), log = meta["range"], bool(meta.get("log"))
+            kind = "lr" if role != "real" and log else "float"  # a log slider for LRs that cannot be 0
+            if default is None:  # no default and no typical value: the middle of the range
+                default = (lo * hi) ** 0.5 if log else (lo + hi) / 2
+            specs.append(ParamSpec(name, kind, float(default), lo, hi, log=log))
         elif role == "count" and "options" in meta:
             specs.append(ParamSpec(name, "choice", default, options=tuple(meta["options"])))
         elif role == "count" and meta.get("optional"):
             specs.append(ParamSpec(name, "optional_int", 0 if default is None else int(default), 0, num_steps))
         elif role == "count":
-            if "share" in meta or default is None:
-                default = _step_default(cls.__name__, name, num_steps) if "share" in meta else 1
-            specs.append(ParamSpec(name, "int", int(default), meta.get("minimum", 1), num_steps))
+            if "share" in meta:  # a part of the explorer's horizon, so the shape shows
+                default = max(1, int(round(meta["share"] * num_steps)))
+            specs.append(ParamSpec(name, "int", 1 if default is None else int(default), meta.get("minimum", 1), num_steps))
         elif role == "flag" or isinstance(default, bool):
             specs.append(ParamSpec(name, "bool", bool(default)))
         elif role == "choice":
