@@ -20,7 +20,10 @@ works for autograding):
 A failure message names the parameters, the step, the expected and the returned value, and a hint
 picked from typical mistakes (off by one step, a fraction instead of an absolute LR, ``t`` where the
 formula has ``t / decay_steps``, per-epoch vs per-step, no clamp after the horizon, staircase,
-``None``, an exception). It never shows the solution's code. A template that still raises
+``None``, an exception; the keys of ``HINT_KEYS``). ``check_schedule(..., hints={key: text})``
+replaces a hint's words for one exercise, where the generic ones would mislead (a momentum
+schedule, a Keras reference). It never shows the solution's code. Random parameter sets are drawn
+from the schedules' field metadata (``sample_params``; ``lrcourse.schedules.field_metadata``). A template that still raises
 ``NotImplementedError`` is "not attempted yet" (score 0), never a traceback.
 
 >>> import math
@@ -52,16 +55,39 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["Result", "check_schedule", "check_value", "check_choice", "sample_params"]
+from lrcourse.schedules import field_metadata, known_field
+
+__all__ = ["Result", "check_schedule", "check_value", "check_choice", "sample_params", "HINT_KEYS"]
 
 NOT_ATTEMPTED = ("⋯ Not attempted yet: replace `raise NotImplementedError` with your code, "
                  "then run this cell again.")
 
-# Field names, by role, shared by the course schedules (see DESIGN.md's vocabulary).
-_PEAK_FIELDS = ("lr", "max_lr", "start_lr", "base_lr")          # the "main" absolute LR
-_LOW_FIELDS = ("min_lr", "end_lr")                               # absolute floor / end value
-_PERIOD_FIELDS = ("decay_steps", "step_size", "cycle_steps", "step_size_up", "total_steps")
 _MAX_STEPS = 2000                                                # keep a check under ~0.1 s
+
+#: the typical mistakes ``check_schedule`` recognises, in the order it tries them; ``hints={key: text}``
+#: replaces a hint's text for one exercise (e.g. a momentum exercise, or a reference that is not
+#: a course schedule, where the generic words "the LR" or "the course values" would mislead)
+HINT_KEYS = (
+    "error",          # the learner's code raised
+    "none",           # returned None
+    "not_a_number",   # returned a container or a string
+    "non_finite",     # returned NaN or inf
+    "constant",       # the same value at every step
+    "late",           # every value one step late (the LR of step t-1 at step t)
+    "early",          # every value one step early (the LR of step t+1 at step t)
+    "fraction",       # a multiplier of the starting LR instead of an absolute LR
+    "staircase",      # staircase=True and False swapped
+    "raw_step",       # the raw step t where the formula has t / <period>
+    "late_in_phase",  # one step late in one part of the curve
+    "early_in_phase", # one step early in one part of the curve
+    "horizon",        # right up to total_steps, wrong after it
+    "warmup",         # right during the warmup, wrong after it
+    "too_fast",       # the right shape k times too fast (per epoch vs per step)
+    "too_slow",       # the right shape k times too slow
+    "scale",          # every value the same multiple of the expected one
+    "first_step",     # already step 0 differs
+    "formula",        # none of the above: compare the formula term by term
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,9 @@ def check_value(answer: Any, expected: float, *, rtol: float = 1e-2, hint: str |
     except (TypeError, ValueError):
         return _finish(Result(False, 0.0, f"✗ Your answer should be a number, got "
                               f"{type(answer).__name__} {answer!r}."), verbose)
+    if not math.isfinite(value):
+        return _finish(Result(False, 0.0, f"✗ Not quite: your answer is {value}, not a finite number: look for a "
+                              "division by zero or an overflow." + (f" Hint: {hint}" if hint else "")), verbose)
     if _close(value, expected, rtol):
         return _finish(Result(True, 1.0, "✓ Correct."), verbose)
     for wrong, why in (mistakes or {}).items():
@@ -137,10 +166,11 @@ def _norm_choice(x: Any) -> Any:
 
 
 def check_choice(answer: Any, correct: Any, explanations: Mapping[Any, str] | None = None, *,
-                 verbose: bool = True) -> Result:
+                 hint: str | None = None, verbose: bool = True) -> Result:
     """Check a multiple-choice answer (``"b"``), or a set of answers when ``correct`` is a set.
 
     ``explanations`` maps each option to why it is right or wrong; the picked option's is shown.
+    ``hint`` is added to a wrong answer's message (after the option's explanation, if any).
 
     >>> check_choice("B", "b", {"a": "Keras steps per batch.", "b": "torch steps per epoch."}).passed
     ✓ Correct: torch steps per epoch.
@@ -152,6 +182,17 @@ def check_choice(answer: Any, correct: Any, explanations: Mapping[Any, str] | No
             attempted=False), verbose)
     notes = {_norm_choice(k): v for k, v in (explanations or {}).items()}
     multi = isinstance(correct, (set, list, tuple, frozenset))
+    if not multi and isinstance(answer, (set, list, tuple, frozenset)):
+        if len(answer) != 1:
+            options = f": one of {', '.join(sorted(map(str, notes)))}" if notes else ""
+            return _finish(Result(False, 0.0, f"✗ This question has one answer; pick a single option{options}, "
+                                  f"not {len(answer)}."), verbose)
+        answer = next(iter(answer))
+    items = answer if multi and isinstance(answer, (set, list, tuple, frozenset)) else [answer]
+    if not all(isinstance(_norm_choice(a), (str, int, float, bool, type(None))) for a in items):
+        return _finish(Result(False, 0.0, f"✗ Your answer should be an option such as 'a', got "
+                              f"{type(answer).__name__} {answer!r}."), verbose)
+    tail = f" Hint: {hint}" if hint else ""
     want = {_norm_choice(c) for c in correct} if multi else _norm_choice(correct)
     picked = ({_norm_choice(a) for a in answer} if isinstance(answer, (set, list, tuple, frozenset))
               else {_norm_choice(answer)}) if multi else _norm_choice(answer)
@@ -171,16 +212,16 @@ def check_choice(answer: Any, correct: Any, explanations: Mapping[Any, str] | No
         if want - picked:
             text += f" {len(want - picked)} right option(s) still missing."
         score = len(picked & want) / len(picked | want)
-        return _finish(Result(False, score, text), verbose)
+        return _finish(Result(False, score, text + tail), verbose)
     why = notes.get(picked)
-    return _finish(Result(False, 0.0, f"✗ Not quite: {why}" if why else "✗ Not quite, try again."), verbose)
+    return _finish(Result(False, 0.0, (f"✗ Not quite: {why}" if why else "✗ Not quite, try again.") + tail), verbose)
 
 
 # ----------------------------------------------------------------------------- schedules
 def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, Any] | None = None,
                    num_steps: int | None = None, random_params: int = 5, seed: int = 0,
                    rtol: float = 1e-6, ranges: Mapping[str, Any] | None = None,
-                   verbose: bool = True) -> Result:
+                   hints: Mapping[str, str] | None = None, verbose: bool = True) -> Result:
     """Compare ``learner`` with the course ``reference`` schedule at every step; explain the first miss.
 
     learner:       ``fn(step, **params) -> lr``, or ``Cls(**params)`` returning ``step -> lr``.
@@ -191,9 +232,24 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
     random_params: how many random parameter sets besides the fixed one (see :func:`sample_params`).
     ranges:        per-field sampling override: ``(lo, hi)`` uniform, or a list to choose from.
     rtol:          relative tolerance per value.
+    hints:         ``{mistake: text}`` replacing the hint shown for that mistake in this exercise;
+                   the mistakes are the keys of :data:`HINT_KEYS`.
 
     Score = fraction of parameter sets right at every step.
+
+    >>> def late(step, lr, total_steps, min_lr=0.0):
+    ...     return CosineAnnealing(lr, total_steps, min_lr)(max(step - 1, 0))
+    >>> from lrcourse.schedules import CosineAnnealing
+    >>> check_schedule(late, CosineAnnealing(1.0, 10), random_params=0,
+    ...                hints={"late": "the first update already uses lr."}).score
+    ✗ CosineAnnealing(lr=1.0, total_steps=10, min_lr=0.0), step 1: expected 0.975528, got 1.
+      Hint: the first update already uses lr.
+      0 of 1 parameter sets right (score 0.00).
+    0.0
     """
+    unknown = sorted(set(hints or {}) - set(HINT_KEYS))
+    if unknown:
+        raise ValueError(f"hints must use the keys of HINT_KEYS ({', '.join(HINT_KEYS)}), got {unknown}")
     cls, fixed = _reference_parts(reference, params)
     accepted, problem = _accepted_names(learner, fixed)
     if problem:
@@ -207,6 +263,7 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
                 sets.append(drawn)
     # A plain callable reference may have no docstring: then hints must not send the learner to one.
     documented = cls is not None or (inspect.isfunction(reference) and bool(inspect.getdoc(reference)))
+    roles = field_metadata(cls) if cls is not None else {}
     failures, first, n_steps = 0, None, 0
     for values in sets:
         ref = cls(**values) if cls is not None else reference
@@ -214,7 +271,7 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
         n_steps += len(steps)
         rebuild = (lambda **changes: cls(**{**values, **changes})) if cls is not None else None
         outcome = _run_one(learner, {k: v for k, v in values.items() if k in accepted}, ref, steps, rtol,
-                           values, rebuild, documented=documented)
+                           values, rebuild, documented=documented, roles=roles)
         if outcome == "not attempted":
             return _finish(Result(False, 0.0, NOT_ATTEMPTED, len(sets), len(sets), attempted=False), verbose)
         if outcome is not None:
@@ -225,7 +282,8 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
     if first is None:
         return _finish(Result(True, 1.0, f"✓ All {len(sets)} checks passed ({len(sets)} parameter sets, "
                               f"{n_steps} steps).", len(sets), 0), verbose)
-    values, ref, steps, (step, got, expected, hint) = first
+    values, ref, steps, (step, got, expected, (key, hint)) = first
+    hint = (hints or {}).get(key, hint)
     if cls is None:
         name = getattr(reference, "__name__", "the reference")
     elif inspect.isclass(cls):
@@ -293,12 +351,6 @@ def _default_num_steps(values: Mapping[str, Any]) -> int:
     return int(min(_MAX_STEPS, max(20, horizon + max(3, horizon // 4))))
 
 
-# Typical readable values for required fields, used when a class is given without params.
-_TYPICAL = {"lr": 0.1, "max_lr": 0.1, "start_lr": 0.0, "end_lr": 0.1, "base_lr": 0.001,
-            "total_steps": 100, "decay_rate": 0.9, "step_size": 30, "decay_steps": 10,
-            "cycle_steps": 25, "warmup_steps": 10, "boundaries": (30, 60), "values": (0.1, 0.01, 0.001)}
-
-
 def _fields(factory: Callable) -> list[tuple[str, Any]]:
     """(name, default or MISSING) of a schedule class's fields or a factory function's arguments."""
     if inspect.isclass(factory) and dataclasses.is_dataclass(factory):
@@ -310,15 +362,28 @@ def _fields(factory: Callable) -> list[tuple[str, Any]]:
             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
+def _role(name: str, roles: Mapping[str, dict]) -> str | None:
+    """A field's role from the reference's metadata, else from a course field of the same name."""
+    return (roles.get(name) or known_field(name)).get("role")
+
+
+def _periods(params: Mapping[str, Any], roles: Mapping[str, dict]) -> list[str]:
+    """Step-count fields a formula divides the step by (decay_steps, step_size, ...), the horizon last."""
+    meta = {name: roles.get(name) or known_field(name) for name in params}
+    counts = [n for n, m in meta.items() if m.get("role") == "count" and not m.get("optional")
+              and m.get("minimum", 1) >= 1]
+    return sorted(counts, key=lambda n: meta[n].get("sample") == ("horizon",))
+
+
 def _typical_params(cls: Callable) -> dict:
+    """Each field's default, or its metadata's ``typical`` value when it has none: a readable fixed set."""
     out = {}
+    meta = field_metadata(cls)
     for name, default in _fields(cls):
         if default is not dataclasses.MISSING:
             out[name] = default
-        elif name in _TYPICAL:
-            out[name] = _TYPICAL[name]
-    if cls.__name__ == "WarmupStableDecay":  # warmup + stable + decay must fit the budget
-        out.update(warmup_steps=10, decay_steps=20)
+        elif meta[name].get("typical") is not None:
+            out[name] = meta[name]["typical"]
     try:
         cls(**out)
     except (TypeError, ValueError):
@@ -335,11 +400,14 @@ def sample_params(cls: Callable, rng: random.Random, *, ranges: Mapping[str, Any
                   tries: int = 50) -> dict | None:
     """A random valid parameter set for schedule class (or factory) ``cls``, 2-significant-digit values.
 
-    Fields are drawn by role (peak LRs log-uniform in [1e-3, 1], floors a fraction of the peak, step
-    counts up to 120, rates in (0.1, 0.99)); fields not in ``vary`` or of unknown role keep ``base``'s
-    value. Sets the constructor rejects (``ValueError``) are redrawn; ``None`` after ``tries``.
+    Each field is drawn as its metadata's ``sample`` says (``lrcourse.schedules.field_metadata``):
+    peak LRs log-uniform in [1e-3, 1], floors 0 or a fraction of the peak, the horizon up to 120
+    steps, other counts up to a third of it, rates and factors in their ranges; fields with no
+    ``sample``, not in ``vary`` or of unknown role keep ``base``'s value. Sets the constructor
+    rejects (``ValueError``) are redrawn; ``None`` after ``tries``.
     """
     base = dict(_typical_params(cls) if base is None else base)
+    meta = field_metadata(cls)
     for _ in range(tries):
         out = dict(base)
         peak = _sigfig(10 ** rng.uniform(-3, 0))
@@ -356,7 +424,7 @@ def sample_params(cls: Callable, rng: random.Random, *, ranges: Mapping[str, Any
                     out[name] = rng.randint(lo, hi) if isinstance(lo, int) and isinstance(hi, int) \
                         else _sigfig(rng.uniform(lo, hi), 3)
                 continue
-            value = _draw(name, base.get(name), peak, total, rng)
+            value = _draw(meta[name].get("sample"), base.get(name), peak, total, rng)
             if value is not _KEEP:
                 out[name] = value
         if all(k in out for k, default in _fields(cls) if default is dataclasses.MISSING):
@@ -371,43 +439,41 @@ def sample_params(cls: Callable, rng: random.Random, *, ranges: Mapping[str, Any
 _KEEP = object()
 
 
-def _draw(name: str, current: Any, peak: float, total: int, rng: random.Random) -> Any:
-    """One field's random value by its role in the course vocabulary, or ``_KEEP``."""
-    if name in ("lr", "max_lr", "start_lr"):
+def _draw(spec: tuple | None, current: Any, peak: float, total: int, rng: random.Random) -> Any:
+    """One field's random value as its metadata's ``sample`` spec says, or ``_KEEP``.
+
+    Specs: ``("peak",)``; ``("below_peak", a, b)``: peak / 10^U(a, b); ``("floor",)``: 0 or
+    peak * 10^U(-3, -0.5); ``("horizon",)``: the set's total steps; ``("count", lo)``: an integer in
+    [lo, total/3]; ``("optional_count", lo)``: that or None; ``("uniform", a, b)``;
+    ``("log10", a, b)``: 10^U(a, b); ``("choice", options)``; ``("coin",)``; ``("boundaries",)`` and
+    ``("values",)``: as many as ``current`` has.
+    """
+    if spec is None:
+        return _KEEP
+    kind = spec[0]
+    if kind == "peak":
         return peak
-    if name == "base_lr":
-        return _sigfig(peak / 10 ** rng.uniform(0.5, 2))
-    if name in _LOW_FIELDS:
+    if kind == "below_peak":
+        return _sigfig(peak / 10 ** rng.uniform(spec[1], spec[2]))
+    if kind == "floor":
         return rng.choice([0.0, _sigfig(peak * 10 ** rng.uniform(-3, -0.5))])
-    if name == "total_steps":
+    if kind == "horizon":
         return total
-    if name in ("warmup_steps", "decay_steps") and isinstance(current, int):
-        return rng.randint(1, max(1, total // 3))
-    if name in ("step_size", "cycle_steps", "step_size_up"):
-        return rng.randint(2, max(2, total // 3))
-    if name == "step_size_down":
-        return rng.choice([None, rng.randint(2, max(2, total // 3))])
-    if name in ("decay_rate", "gamma") and isinstance(current, (int, float)) and current != 1.0:
-        return _sigfig(rng.uniform(0.1, 0.99))
-    if name == "power":
-        return _sigfig(rng.uniform(0.5, 3.0))
-    if name == "staircase" or name == "three_phase":
+    if kind == "count" and isinstance(current, int) and not isinstance(current, bool):
+        return rng.randint(spec[1], max(spec[1], total // 3))
+    if kind == "optional_count":
+        return rng.choice([None, rng.randint(spec[1], max(spec[1], total // 3))])
+    if kind == "uniform" and isinstance(current, (int, float)) and not isinstance(current, bool):
+        return _sigfig(rng.uniform(spec[1], spec[2]))
+    if kind == "log10":
+        return _sigfig(10 ** rng.uniform(spec[1], spec[2]))
+    if kind == "choice":
+        return rng.choice(list(spec[1]))
+    if kind == "coin":
         return rng.random() < 0.5
-    if name == "cycle_mult":
-        return rng.choice([1, 2])
-    if name == "peak_decay":
-        return _sigfig(rng.uniform(0.5, 1.0))
-    if name == "pct_start":
-        return _sigfig(rng.uniform(0.1, 0.6))
-    if name == "div_factor":
-        return _sigfig(rng.uniform(5, 50))
-    if name == "final_div_factor":
-        return _sigfig(10 ** rng.uniform(1, 4))
-    if name == "anneal":
-        return rng.choice(["cos", "linear"])
-    if name == "boundaries" and isinstance(current, (list, tuple)):
+    if kind == "boundaries" and isinstance(current, (list, tuple)):
         return tuple(sorted(rng.sample(range(1, total), len(current))))
-    if name == "values" and isinstance(current, (list, tuple)):
+    if kind == "values" and isinstance(current, (list, tuple)):
         return tuple(_sigfig(peak * 10 ** -rng.uniform(0, 3)) for _ in current)
     return _KEEP
 
@@ -418,14 +484,15 @@ def _close(got: float, expected: float, rtol: float, scale: float = 0.0) -> bool
 
 
 def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol: float,
-             values: Mapping[str, Any], rebuild: Callable | None, *, documented: bool = True):
-    """None if right at every step, "not attempted", or (step, got, expected, hint) of the first miss."""
+             values: Mapping[str, Any], rebuild: Callable | None, *, documented: bool = True,
+             roles: Mapping[str, dict] | None = None):
+    """None if right at every step, "not attempted", or (step, got, expected, (key, hint)) of the first miss."""
     try:
         fn = learner(**kwargs) if inspect.isclass(learner) else (lambda t: learner(t, **kwargs))
     except NotImplementedError:
         return "not attempted"
     except Exception as exc:  # noqa: BLE001 - the learner's code: report it, never a traceback
-        return steps[0], f"an error ({_describe(exc)}) when built", float(ref(steps[0])), _exception_hint(exc)
+        return steps[0], f"an error ({_describe(exc)}) when built", float(ref(steps[0])), ("error", _exception_hint(exc))
     expected = [float(ref(t)) for t in steps]
     scale = max((abs(e) for e in expected), default=0.0)
     got: list[float] = []
@@ -435,22 +502,24 @@ def _run_one(learner: Callable, kwargs: dict, ref: Callable, steps: range, rtol:
         except NotImplementedError:
             return "not attempted"
         except Exception as exc:  # noqa: BLE001
-            return t, f"an error: {_describe(exc)}", e, _exception_hint(exc)
+            return t, f"an error: {_describe(exc)}", e, ("error", _exception_hint(exc))
         if value is None:
-            return t, "None", e, "your function returned None: is a `return` missing?"
+            return t, "None", e, ("none", "your function returned None: is a `return` missing?")
         try:
             value = float(value)
         except (TypeError, ValueError):
-            return t, f"a {type(value).__name__}", e, "return one number (the LR at this step), not a container."
+            return t, f"a {type(value).__name__}", e, ("not_a_number", "return one number (the LR at this step), "
+                                                           "not a container.")
         if math.isnan(value) or math.isinf(value):
-            return t, str(value), e, ("look for a division by zero or a huge power "
+            return t, str(value), e, ("non_finite", "look for a division by zero or a huge power "
                                       "(e.g. 0/0 when a step count is 0, or a rate above 1).")
         got.append(value)
     misses = [i for i, (g, e) in enumerate(zip(got, expected)) if not _close(g, e, rtol, scale)]
     if not misses:
         return None
     i = misses[0]
-    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i, values, rebuild, documented=documented)
+    hint = _diagnose(got, expected, list(steps), ref, rtol, scale, i, values, rebuild, documented=documented,
+                     roles=roles)
     return steps[i], got[i], expected[i], hint
 
 
@@ -469,11 +538,15 @@ def _exception_hint(exc: BaseException) -> str:
     return "your code raised an exception; run it by hand on the step above to see where."
 
 
-def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *, documented=True) -> str:
-    """Pick the hint for the most likely typical mistake; ``first`` indexes the first miss.
+def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *, documented=True,
+              roles: Mapping[str, dict] | None = None) -> tuple:
+    """``(key, hint)`` for the most likely typical mistake (a key of HINT_KEYS); ``first`` indexes the first miss.
 
     ``documented``: the reference has a docstring the hints may point to (False for a plain callable).
+    ``roles``: the reference's field metadata (``field_metadata``); field names say the rest.
     """
+    roles = roles or {}
+
     def matches(f, idx=None) -> bool:
         idx = range(len(steps)) if idx is None else idx
         try:
@@ -482,64 +555,64 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *,
             return False
 
     if len(set(got)) == 1 and len(set(expected)) > 1:
-        return ("your function returns the same value at every step: does the formula use the step? "
+        return "constant", ("your function returns the same value at every step: does the formula use the step? "
                 "(and is the step passed as the first argument?)")
     later = [i for i in range(len(steps)) if steps[i] >= 1]
     if later and matches(lambda t: ref(t - 1), later):
-        return ("your values are the course values one step late (you return the LR of step t-1 at step t). "
+        return "late", ("your values are the course values one step late (you return the LR of step t-1 at step t). "
                 "Steps are 0-based: step 0 is the first update, so sched(0) is the starting LR.")
     if matches(lambda t: ref(t + 1)):
-        return ("your values are the course values one step early (you return the LR of step t+1 at step t): "
+        return "early", ("your values are the course values one step early (you return the LR of step t+1 at step t): "
                 "did you add 1 to the step? Steps are 0-based, sched(0) is the starting LR.")
-    peak = next((params[k] for k in _PEAK_FIELDS if isinstance(params.get(k), (int, float)) and params[k]), None)
+    peak = next((v for k, v in params.items() if _role(k, roles) == "lr" and isinstance(v, (int, float)) and v), None)
     if peak and all(_close(g * peak, e, rtol, scale) for g, e in zip(got, expected)):
-        return ("you returned a fraction of the LR (a multiplier, like LambdaLR's lr_lambda); "
+        return "fraction", ("you returned a fraction of the LR (a multiplier, like LambdaLR's lr_lambda); "
                 "return the absolute LR: multiply by the starting LR.")
     if isinstance(params.get("staircase"), bool) and rebuild is not None:
         flipped = rebuild(staircase=not params["staircase"])
         if matches(flipped):
-            return ("with staircase=True the exponent is the whole number of periods, floor(step / decay_steps); "
+            return "staircase", ("with staircase=True the exponent is the whole number of periods, floor(step / decay_steps); "
                     "with staircase=False it is the fraction step / decay_steps. You did the other one.")
-    for name in _PERIOD_FIELDS:
+    for name in _periods(params, roles):
         k = params.get(name)
         if isinstance(k, int) and k > 1 and matches(lambda t: ref(t * k)):
-            return (f"your curve moves {k}x too fast: it looks like you used the raw step t where the "
+            return "raw_step", (f"your curve moves {k}x too fast: it looks like you used the raw step t where the "
                     f"formula has t / {name} (here t / {k}).")
     for shift, word, sign in ((-1, "late", "-"), (1, "early", "+")):
         hits = _shifted_misses(got, expected, steps, ref, rtol, scale, shift)
         if hits:
             right = (f"steps 0..{steps[first] - 1} are right, then " if first > 0 else "")
-            return (f"{right}your values are the course values one step {word} at {len(hits)} of the "
+            return f"{word}_in_phase", (f"{right}your values are the course values one step {word} at {len(hits)} of the "
                     f"{_count_misses(got, expected, rtol, scale)} steps that differ (steps {steps[hits[0]]}.."
                     f"{steps[hits[-1]]}: you return the LR of step t{sign}1 at step t). Look at how that part of "
                     "the curve counts its steps: each phase starts at its own step 0 (e.g. step - warmup_steps).")
     horizon = params.get("total_steps")
     if isinstance(horizon, int) and steps[first] >= horizon and first > 0:
         where = " (the docstring says what happens past the horizon)" if documented else ""
-        return (f"your values are right up to step {steps[first] - 1} and wrong after total_steps={horizon}: "
+        return "horizon", (f"your values are right up to step {steps[first] - 1} and wrong after total_steps={horizon}: "
                 f"the formula only covers 0..total_steps; what should the LR be after it?{where}")
     warmup = params.get("warmup_steps")
     if isinstance(warmup, int) and 0 < warmup <= steps[first]:
-        return (f"your values are right during the warmup (steps 0..{warmup - 1}) and first wrong at step "
+        return "warmup", (f"your values are right during the warmup (steps 0..{warmup - 1}) and first wrong at step "
                 f"{steps[first]}: check the phase after warmup: from which step does it count, and over how "
                 "many steps does it run?")
     for k in (10, 100, 2, 4, 5, 3, 8, 16, 20, 25, 32, 50, 64):  # most common factors first
         if matches(lambda t: ref(t * k)):
-            return (f"your curve has the right shape but runs {k}x too fast: per-epoch vs per-step? "
+            return "too_fast", (f"your curve has the right shape but runs {k}x too fast: per-epoch vs per-step? "
                     "Course schedules count optimizer updates (steps), not epochs.")
         if matches(lambda t: ref(t // k)):
-            return (f"your curve has the right shape but runs {k}x too slow: per-epoch vs per-step? "
+            return "too_slow", (f"your curve has the right shape but runs {k}x too slow: per-epoch vs per-step? "
                     "Course schedules count optimizer updates (steps), not epochs.")
     ratios = [g / e for g, e in zip(got, expected) if e]
     if ratios and len(ratios) == len(expected) and all(_close(r, ratios[0], 1e-6) for r in ratios):
-        return (f"every value is {ratios[0]:.3g}x the expected one: the shape is right, "
+        return "scale", (f"every value is {ratios[0]:.3g}x the expected one: the shape is right, "
                 "check the starting value (which LR parameter multiplies the formula?).")
     if first == 0:
-        return "already step 0 differs: check the starting value first (sched(0) is the LR of the first update)."
+        return "first_step", "already step 0 differs: check the starting value first (sched(0) is the LR of the first update)."
     if not documented:
-        return (f"your values are right up to step {steps[first] - 1}; work out the expected value at the step "
+        return "formula", (f"your values are right up to step {steps[first] - 1}; work out the expected value at the step "
                 "above by hand from the task's formula and compare it with each term of yours.")
-    return (f"your values are right up to step {steps[first] - 1}; compare your formula with the "
+    return "formula", (f"your values are right up to step {steps[first] - 1}; compare your formula with the "
             "docstring's, term by term, at the step above.")
 
 

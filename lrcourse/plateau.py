@@ -9,20 +9,27 @@ of each epoch, not on the step. It therefore keeps state, but only plain numbers
 No torch here: apply ``.lr`` to an optimizer with ``lrcourse.torch_bridge.set_lr``.
 """
 import math
+import numbers
+
+import numpy as np
+
+from lrcourse import _checks
 
 _MODES = ("min", "max")
 _THRESHOLD_MODES = ("rel", "abs")
 _STATE_KEYS = ("lr", "best", "num_bad_epochs", "cooldown_counter")
 
 
-def _check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+def _is_sequence(value):
+    return isinstance(value, (list, tuple)) or getattr(value, "ndim", 0) >= 1
 
 
-def _check_finite(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+def _metric(metric):
+    """A metric as a float: numbers, NumPy scalars and 0-d tensors; NaN and inf are allowed."""
+    value = _checks.scalar(metric)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"metric must be a real number, got {type(metric).__name__}: {metric!r}")
+    return float(value)
 
 
 class ReduceLROnPlateau:
@@ -51,6 +58,15 @@ class ReduceLROnPlateau:
 
     This is exactly ``torch.optim.lr_scheduler.ReduceLROnPlateau`` (same LRs for any metric
     sequence, NaN included), with the LR kept here instead of in an optimizer.
+
+    Param groups. ``lr`` may be a list, one LR per param group (and ``min_lr`` a list too, or
+    one floor for all): each group is then reduced on its own, ``max(lr_i f, min_lr_i)``
+    unless the drop is at most ``eps``, exactly as torch reduces every group of its optimizer;
+    ``.lr`` is then a tuple, for ``set_lr(optimizer, plateau.lr)``. With one ``lr`` and an
+    optimizer of several groups, ``set_lr`` keeps each group at its built ratio to group 0
+    (``lrcourse.torch_bridge``): the same LRs as torch's per-group reductions as long as no
+    group reaches its floor or a drop below ``eps`` (a ratio-scaled group stops at
+    ``min_lr * lr_i / lr_0``, torch's at ``min_lr``); give one LR per group where that matters.
 
     Differences from Keras 3's ``keras.callbacks.ReduceLROnPlateau``:
 
@@ -83,60 +99,69 @@ class ReduceLROnPlateau:
         min_lr=0.0,
         eps=1e-8,
     ):
-        _check_finite("lr", lr)
-        if lr <= 0:
-            raise ValueError(f"lr must be > 0, got {lr!r}")
-        if mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-        _check_finite("factor", factor)
-        if not 0 < factor < 1:
-            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
-        _check_int("patience", patience)
-        _check_finite("threshold", threshold)
-        if threshold < 0:
-            raise ValueError(f"threshold must be >= 0, got {threshold!r}")
-        if threshold_mode not in _THRESHOLD_MODES:
-            raise ValueError(f"threshold_mode must be one of {_THRESHOLD_MODES}, got {threshold_mode!r}")
-        _check_int("cooldown", cooldown)
-        _check_finite("min_lr", min_lr)
-        if min_lr < 0:
-            raise ValueError(f"min_lr must be >= 0, got {min_lr!r}")
-        if min_lr > lr:
-            raise ValueError(f"min_lr must be <= lr={lr!r}, got {min_lr!r}")
-        _check_finite("eps", eps)
-        if eps < 0:
-            raise ValueError(f"eps must be >= 0, got {eps!r}")
-        self.initial_lr = float(lr)
-        self.mode = mode
-        self.factor = float(factor)
-        self.patience = patience
-        self.threshold = float(threshold)
-        self.threshold_mode = threshold_mode
-        self.cooldown = cooldown
-        self.min_lr = float(min_lr)
-        self.eps = float(eps)
-        self._lr = float(lr)
+        self._per_group = _is_sequence(lr)
+        if self._per_group:  # one LR per param group; a frozen group (0) is allowed
+            lrs = [_checks.non_negative(f"lr[{i}]", v) for i, v in enumerate(lr)]
+            if not lrs:
+                raise ValueError(f"lr must have one LR per param group, got {lr!r}")
+        else:
+            lrs = [_checks.positive("lr", lr)]
+        self.mode = _checks.choice("mode", mode, _MODES)
+        self.factor = _checks.fraction("factor", factor)
+        self.patience = _checks.integer("patience", patience, minimum=0)
+        self.threshold = _checks.non_negative("threshold", threshold)
+        self.threshold_mode = _checks.choice("threshold_mode", threshold_mode, _THRESHOLD_MODES)
+        self.cooldown = _checks.integer("cooldown", cooldown, minimum=0)
+        if _is_sequence(min_lr):
+            if not self._per_group:
+                raise TypeError(f"min_lr may be a list only with one lr per param group, got {min_lr!r}")
+            floors = [_checks.non_negative(f"min_lr[{i}]", v) for i, v in enumerate(min_lr)]
+            if len(floors) != len(lrs):
+                raise ValueError(f"min_lr must have one entry per lr ({len(lrs)}), got {len(floors)}: {min_lr!r}")
+        else:
+            floors = [_checks.non_negative("min_lr", min_lr)] * len(lrs)
+        for i, (floor, value) in enumerate(zip(floors, lrs)):
+            if floor > value:
+                where = f"[{i}]" if self._per_group else ""
+                raise ValueError(f"min_lr{where} must be <= lr{where}={value!r}, got {floor!r}")
+        self.eps = _checks.non_negative("eps", eps)
+        self._initial = list(lrs)
+        self._lrs = list(lrs)
+        self._min_lrs = floors
         self.best = math.inf if mode == "min" else -math.inf
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
 
+    def _shaped(self, values):
+        return tuple(values) if self._per_group else values[0]
+
     @property
     def lr(self):
-        """The current learning rate: the one to use for the next epoch."""
-        return self._lr
+        """The current learning rate (a tuple, one per group, when built with a list): for the next epoch."""
+        return self._shaped(self._lrs)
+
+    @property
+    def initial_lr(self):
+        """The LR (or LRs) it was built with."""
+        return self._shaped(self._initial)
+
+    @property
+    def min_lr(self):
+        """The floor (or one floor per group)."""
+        return self._shaped(self._min_lrs)
 
     @property
     def config(self):
         """Constructor arguments: ``ReduceLROnPlateau(**p.config)`` builds a fresh copy."""
         return {
-            "lr": self.initial_lr,
+            "lr": list(self._initial) if self._per_group else self._initial[0],
             "mode": self.mode,
             "factor": self.factor,
             "patience": self.patience,
             "threshold": self.threshold,
             "threshold_mode": self.threshold_mode,
             "cooldown": self.cooldown,
-            "min_lr": self.min_lr,
+            "min_lr": list(self._min_lrs) if self._per_group else self._min_lrs[0],
             "eps": self.eps,
         }
 
@@ -151,11 +176,8 @@ class ReduceLROnPlateau:
         return metric > best + self.threshold
 
     def step(self, metric):
-        """Record one epoch's ``metric`` and return the LR for the next epoch."""
-        try:
-            current = float(metric)  # accepts numpy scalars and 0-d tensors
-        except (TypeError, ValueError):
-            raise TypeError(f"metric must be a number, got {type(metric).__name__}: {metric!r}") from None
+        """Record one epoch's ``metric`` and return the LR (or LRs) for the next epoch."""
+        current = _metric(metric)
         # Same order of operations as torch, so that the LRs match step for step.
         if self.is_better(current, self.best):
             self.best = current
@@ -166,18 +188,19 @@ class ReduceLROnPlateau:
             self.cooldown_counter -= 1
             self.num_bad_epochs = 0
         if self.num_bad_epochs > self.patience:
-            new_lr = max(self._lr * self.factor, self.min_lr)
-            if self._lr - new_lr > self.eps:
-                self._lr = new_lr
+            for i, old in enumerate(self._lrs):  # torch's _reduce_lr, group by group
+                new = max(old * self.factor, self._min_lrs[i])
+                if old - new > self.eps:
+                    self._lrs[i] = new
             # torch starts the cooldown even when the reduction was skipped.
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
-        return self._lr
+        return self.lr
 
     def state_dict(self):
         """The mutable state as plain Python numbers (safe for ``torch.load(weights_only=True)``)."""
         return {
-            "lr": self._lr,
+            "lr": list(self._lrs) if self._per_group else self._lrs[0],
             "best": self.best,
             "num_bad_epochs": self.num_bad_epochs,
             "cooldown_counter": self.cooldown_counter,
@@ -187,14 +210,20 @@ class ReduceLROnPlateau:
         """Restore the state saved by ``state_dict()``; the configuration is not touched."""
         if not isinstance(state_dict, dict) or set(state_dict) != set(_STATE_KEYS):
             raise ValueError(f"state_dict must be a dict with keys {_STATE_KEYS}, got {state_dict!r}")
-        lr, best = float(state_dict["lr"]), float(state_dict["best"])
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"state_dict['lr'] must be finite and > 0, got {lr!r}")
-        for key in ("num_bad_epochs", "cooldown_counter"):
-            _check_int(f"state_dict[{key!r}]", state_dict[key])
-        self._lr, self.best = lr, best
-        self.num_bad_epochs = state_dict["num_bad_epochs"]
-        self.cooldown_counter = state_dict["cooldown_counter"]
+        saved = state_dict["lr"]
+        if _is_sequence(saved) != self._per_group or (self._per_group and len(saved) != len(self._lrs)):
+            raise ValueError(f"state_dict['lr'] must be {'one LR per group' if self._per_group else 'one LR'} "
+                             f"like this plateau's {self.lr!r}, got {saved!r}")
+        if self._per_group:
+            lrs = [_checks.non_negative(f"state_dict['lr'][{i}]", v) for i, v in enumerate(saved)]
+        else:
+            lrs = [_checks.positive("state_dict['lr']", saved)]
+        best = _metric(state_dict["best"])
+        counters = {key: _checks.integer(f"state_dict[{key!r}]", state_dict[key], minimum=0)
+                    for key in ("num_bad_epochs", "cooldown_counter")}
+        self._lrs, self.best = lrs, best
+        self.num_bad_epochs = counters["num_bad_epochs"]
+        self.cooldown_counter = counters["cooldown_counter"]
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())

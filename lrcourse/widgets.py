@@ -57,26 +57,19 @@ class ParamSpec:
     options: tuple = ()
 
 
-_LR_FIELDS = ("lr", "max_lr", "start_lr", "base_lr")
-_FLOOR_FIELDS = ("min_lr", "end_lr")
-_CHOICES = {"anneal": ("cos", "linear"), "mode": ("triangular", "triangular2", "exp_range"),
-            "decay": ("linear", "cosine", "sqrt")}
-# (min, max) of plain float fields; Cyclic's gamma is per step, so it lives close to 1
-_FLOAT_RANGES = {"decay_rate": (0.01, 1.0), "gamma": (0.01, 1.0), "power": (0.1, 5.0),
-                 "pct_start": (0.05, 0.95), "cycle_mult": (1.0, 4.0), "peak_decay": (0.1, 1.0),
-                 "base_momentum": (0.5, 0.99), "max_momentum": (0.5, 0.99)}
-_LOG_RANGES = {"div_factor": (1.0, 1e3), "final_div_factor": (1.0, 1e5)}
-
-
 def _step_default(cls_name: str, name: str, num_steps: int) -> int:
-    """A step count that shows the schedule's shape within ``num_steps`` steps."""
-    fraction = {"total_steps": 1.0, "step_size": 0.3, "decay_steps": 0.2 if cls_name == "WarmupStableDecay" else 0.1,
-                "cycle_steps": 0.15, "warmup_steps": 0.05, "step_size_up": 0.125}[name]
-    return max(1, int(round(fraction * num_steps)))
+    """A step count that shows the schedule's shape within ``num_steps`` steps (the field's ``share``)."""
+    cls = next((c for c in S.SCHEDULES.values() if c.__name__ == cls_name), None)
+    meta = S.field_metadata(cls).get(name, {}) if cls is not None else S.known_field(name)
+    return max(1, int(round(meta.get("share", 0.1) * num_steps)))
 
 
 def param_specs(cls: type, num_steps: int = 1000) -> list[ParamSpec]:
     """One :class:`ParamSpec` per dataclass field of schedule class ``cls``, scaled to ``num_steps``.
+
+    Read from each field's metadata (``lrcourse.schedules.field_metadata``): its role, range, log
+    scale and typical value. A field without metadata (a schedule of your own) gets a control from
+    its default's type.
 
     >>> [(p.name, p.kind, p.default) for p in param_specs(S.CosineAnnealing, 1000)]
     [('lr', 'lr', 0.1), ('total_steps', 'int', 1000), ('min_lr', 'float', 0.0)]
@@ -85,45 +78,50 @@ def param_specs(cls: type, num_steps: int = 1000) -> list[ParamSpec]:
         raise TypeError(f"cls must be a schedule class, got {cls!r}")
     if int(num_steps) != num_steps or num_steps < 2:
         raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
+    metadata = S.field_metadata(cls)
     specs = []
     for f in dataclasses.fields(cls):
-        name, default = f.name, (f.default if f.default is not dataclasses.MISSING else None)
-        if name in _LR_FIELDS:
-            if default is None:
-                default = {"base_lr": 0.01}.get(name, 0.1)
-            specs.append(ParamSpec(name, "lr", float(default), 1e-5, 10.0, log=True))
-        elif name in _FLOOR_FIELDS:  # may be exactly 0, so a linear slider
-            specs.append(ParamSpec(name, "float", float(default or 0.0), 0.0, 1.0))
-        elif name == "step_size_down":
-            specs.append(ParamSpec(name, "optional_int", 0, 0, num_steps))
-        elif name.endswith("steps") or name.startswith("step_size"):
-            if default is None or name == "step_size_up":
-                default = _step_default(cls.__name__, name, num_steps)
-            lo = 0 if name == "warmup_steps" else 1
-            specs.append(ParamSpec(name, "int", int(default), lo, num_steps))
-        elif isinstance(default, bool) or name in ("staircase", "three_phase"):
+        name, meta = f.name, metadata[f.name]
+        default = f.default if f.default is not dataclasses.MISSING else meta.get("typical")
+        role = meta.get("role")
+        if role in ("lr", "floor", "real"):
+            (lo, hi), log = meta["range"], bool(meta.get("log"))
+            kind = "lr" if role != "real" and log else "float"  # a log slider for LRs that cannot be 0
+            if default is None:  # no default and no typical value: the middle of the range
+                default = (lo * hi) ** 0.5 if log else (lo + hi) / 2
+            specs.append(ParamSpec(name, kind, float(default), lo, hi, log=log))
+        elif role == "count" and "options" in meta:
+            specs.append(ParamSpec(name, "choice", default, options=tuple(meta["options"])))
+        elif role == "count" and meta.get("optional"):
+            specs.append(ParamSpec(name, "optional_int", 0 if default is None else int(default), 0, num_steps))
+        elif role == "count":
+            if "share" in meta:  # a part of the explorer's horizon, so the shape shows
+                default = max(1, int(round(meta["share"] * num_steps)))
+            specs.append(ParamSpec(name, "int", 1 if default is None else int(default), meta.get("minimum", 1), num_steps))
+        elif role == "flag" or isinstance(default, bool):
             specs.append(ParamSpec(name, "bool", bool(default)))
-        elif name in _CHOICES:
-            specs.append(ParamSpec(name, "choice", default, options=_CHOICES[name]))
-        elif name in _LOG_RANGES:
-            lo, hi = _LOG_RANGES[name]
-            specs.append(ParamSpec(name, "float", float(default), lo, hi, log=True))
-        elif name == "gamma" and cls.__name__ == "Cyclic":
-            specs.append(ParamSpec(name, "float", float(default), 0.99, 1.0))
-        elif name in _FLOAT_RANGES:
-            lo, hi = _FLOAT_RANGES[name]
-            if default is None:
-                default = 0.5 if cls.__name__ == "InverseTimeDecay" else 0.9
-            if name == "decay_rate" and cls.__name__ == "InverseTimeDecay":
-                hi = 10.0  # 1 / (1 + rate * t): any positive rate
-            specs.append(ParamSpec(name, "float", float(default), lo, hi))
-        elif name == "boundaries":
+        elif role == "choice":
+            specs.append(ParamSpec(name, "choice", default, options=tuple(meta["options"])))
+        elif role == "boundaries":
             specs.append(ParamSpec(name, "sequence", f"{num_steps // 2}, {3 * num_steps // 4}"))
-        elif name == "values":
-            specs.append(ParamSpec(name, "sequence", "0.1, 0.01, 0.001"))
+        elif role == "values":
+            specs.append(ParamSpec(name, "sequence", ", ".join(map(str, meta.get("typical") or (0.1, 0.01, 0.001)))))
         else:
-            raise TypeError(f"param_specs has no widget for field {name!r} of {cls.__name__}")
+            specs.append(_fallback_spec(name, default, num_steps))
     return specs
+
+
+def _fallback_spec(name: str, default: Any, num_steps: int) -> ParamSpec:
+    """A control for a field without metadata, from its default's type."""
+    if isinstance(default, int):
+        return ParamSpec(name, "int", default, min(0, default), max(num_steps, default))
+    if isinstance(default, float):
+        return ParamSpec(name, "float", default, min(0.0, default), max(1.0, 2 * default))
+    if isinstance(default, str):
+        return ParamSpec(name, "choice", default, options=(default,))
+    if isinstance(default, (list, tuple)):
+        return ParamSpec(name, "sequence", ", ".join(map(str, default)))
+    return ParamSpec(name, "sequence", "" if default is None else str(default))
 
 
 def _parse_sequence(name: str, text: Any) -> tuple:
@@ -165,69 +163,19 @@ def _tidy(value):
     return float(f"{value:.4g}") if isinstance(value, float) else value
 
 
-def _num(x: float) -> str:
-    return repr(int(x)) if isinstance(x, int) else repr(float(x))
-
-
 def torch_equivalent(schedule) -> str:
     """The PyTorch code giving the same LR per update (``scheduler.step()`` after every update).
 
-    Where torch has no such scheduler, the course schedule through ``ScheduleLR``. The code runs
-    as is with ``torch``, ``params`` (model parameters) in scope.
+    Torch knowledge lives in ``lrcourse.torch_bridge`` (``torch_equivalent`` and its per-class
+    table ``TORCH_CODE``); this name stays for the explorer and old imports.
 
     >>> print(torch_equivalent(S.StepDecay(0.1, 30, 0.5)))
     optimizer = torch.optim.SGD(params, lr=0.1)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=30, gamma=0.5)
     """
-    s, name = schedule, type(schedule).__name__
-    lr = next((getattr(s, f) for f in _LR_FIELDS if hasattr(s, f)), None)
-    sched, note = None, ""
-    if name == "Constant":
-        sched, note = "None", "  # a constant LR needs no scheduler"
-    elif name == "ExponentialDecay":
-        if s.decay_steps == 1:
-            sched = f"ExponentialLR(optimizer, gamma={_num(s.decay_rate)})"
-        elif s.staircase:
-            sched = f"StepLR(optimizer, step_size={s.decay_steps}, gamma={_num(s.decay_rate)})"
-        else:
-            sched = f"ExponentialLR(optimizer, gamma={_num(s.decay_rate)} ** (1 / {s.decay_steps}))"
-    elif name == "StepDecay":
-        sched = f"StepLR(optimizer, step_size={s.step_size}, gamma={_num(s.gamma)})"
-    elif name == "PiecewiseConstant":
-        ratios = [b / a for a, b in zip(s.values, s.values[1:])]
-        if ratios and all(math.isclose(r, ratios[0], rel_tol=1e-12) for r in ratios):
-            lr = s.values[0]
-            sched = f"MultiStepLR(optimizer, milestones={list(s.boundaries)}, gamma={_num(ratios[0])})"
-    elif name == "PolynomialDecay" and s.end_lr == 0:
-        sched = f"PolynomialLR(optimizer, total_iters={s.total_steps}, power={_num(s.power)})"
-    elif name == "Linear" and max(s.start_lr, s.end_lr) > 0 and min(s.start_lr, s.end_lr) >= 0:
-        lr = max(s.start_lr, s.end_lr)
-        if s.start_lr > 0:  # torch needs start_factor > 0: no warmup from exactly 0
-            sched = (f"LinearLR(optimizer, start_factor={_num(s.start_lr / lr)}, "
-                     f"end_factor={_num(s.end_lr / lr)}, total_iters={s.total_steps})")
-    elif name == "CosineAnnealing":
-        sched = f"CosineAnnealingLR(optimizer, T_max={s.total_steps}, eta_min={_num(s.min_lr)})"
-        note = "  # rises again after T_max; the course schedule holds min_lr"
-    elif name == "CosineWarmRestarts" and s.peak_decay == 1 and float(s.cycle_mult).is_integer():
-        sched = (f"CosineAnnealingWarmRestarts(optimizer, T_0={s.cycle_steps}, T_mult={int(s.cycle_mult)}, "
-                 f"eta_min={_num(s.min_lr)})")
-    elif name == "OneCycle":
-        sched = (f"OneCycleLR(optimizer, max_lr={_num(s.max_lr)}, total_steps={s.total_steps}, "
-                 f"pct_start={_num(s.pct_start)}, anneal_strategy={s.anneal!r}, div_factor={_num(s.div_factor)}, "
-                 f"final_div_factor={_num(s.final_div_factor)}, three_phase={s.three_phase}, "
-                 f"base_momentum={_num(s.base_momentum)}, max_momentum={_num(s.max_momentum)})")
-    elif name == "Cyclic":
-        sched = (f"CyclicLR(optimizer, base_lr={_num(s.base_lr)}, max_lr={_num(s.max_lr)}, "
-                 f"step_size_up={s.step_size_up}, step_size_down={s.step_size_down}, mode={s.mode!r}, "
-                 f"gamma={_num(s.gamma)}, cycle_momentum=False)")
-    momentum = ", momentum=0.9" if name == "OneCycle" else ""
-    opt = f"optimizer = torch.optim.SGD(params, lr={_num(lr if lr is not None else 0.1)}{momentum})"
-    if sched is None:
-        return (f"from lrcourse.schedules import {name}\n"
-                f"from lrcourse.torch_bridge import ScheduleLR  # torch has no scheduler for this {name}\n"
-                f"{opt}\nscheduler = ScheduleLR(optimizer, {schedule!r})")
-    prefix = "" if sched == "None" else "torch.optim.lr_scheduler."
-    return f"{opt}\nscheduler = {prefix}{sched}{note}"
+    from lrcourse.torch_bridge import torch_equivalent as code
+
+    return code(schedule)
 
 
 def _label(schedule) -> str:

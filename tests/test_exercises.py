@@ -301,3 +301,99 @@ def test_warmup_hint_names_the_first_wrong_step_not_the_end_of_warmup():
     assert not r.passed
     first = next(t for t in range(200) if abs(linear_cooldown(t) - ref(t)) > 1e-9 * 0.1)
     assert first > 20 and f"first wrong at step {first}" in hint_of(r), r.message
+
+
+# --- answers that used to crash instead of getting a verdict (reliability CRASH-14) -----------------
+@pytest.mark.parametrize("answer", [float("inf"), float("-inf"), float("nan")])
+def test_check_value_of_a_non_finite_answer_is_a_verdict(answer):
+    r = check_value(answer, 0.5, hint="gamma ** epochs", verbose=False)
+    assert not r.passed and r.attempted and "not a finite number" in r.message and "gamma ** epochs" in r.message
+
+
+def test_check_choice_with_a_list_for_a_one_answer_question_is_a_verdict():
+    notes = {"a": "Keras steps per batch.", "b": "torch steps per epoch."}
+    r = check_choice(["a", "b"], "b", notes, verbose=False)
+    assert not r.passed and "one answer" in r.message and "a, b" in r.message
+    assert check_choice(["b"], "b", notes, verbose=False).passed  # one item: that item
+    r = check_choice([["a"]], {"a"}, notes, verbose=False)
+    assert not r.passed and "should be an option" in r.message
+    r = check_choice("a", "b", {"a": "", "b": "right"}, hint="look at section 3.5", verbose=False)
+    assert not r.passed and r.message.endswith("Hint: look at section 3.5")
+
+
+# --- per-exercise hint overrides ----------------------------------------------------------------
+def hint_line(result):
+    return hint_of(result).split("\n")[0].strip()
+
+
+def momentum_same_way_as_lr(step, lr, total_steps, min_lr=0.0):
+    return min_lr + (lr - min_lr) * (1 - math.cos(math.pi * min(step, total_steps) / total_steps)) / 2
+
+
+@pytest.mark.parametrize("learner, key", [
+    (cosine_late, "late"), (cosine_early, "early"), (cosine_fraction, "fraction"), (cosine_no_clamp, "horizon"),
+    (momentum_same_way_as_lr, "first_step"), (cosine_none, "none"), (cosine_divides_by_step, "error"),
+])
+def test_hint_override_replaces_the_generic_hint_of_that_mistake_only(learner, key):
+    generic = check_schedule(learner, CosineAnnealing(0.5, 10), random_params=0, verbose=False)
+    text = "a hint written for this exercise."
+    r = check_schedule(learner, CosineAnnealing(0.5, 10), random_params=0, verbose=False, hints={key: text})
+    assert hint_line(r) == text != hint_line(generic)
+    other = [k for k in exercises.HINT_KEYS if k != key][0]
+    r = check_schedule(learner, CosineAnnealing(0.5, 10), random_params=0, verbose=False, hints={other: text})
+    assert hint_line(r) == hint_line(generic)
+
+
+def test_hint_override_keys_are_checked():
+    with pytest.raises(ValueError, match="HINT_KEYS"):
+        check_schedule(cosine_right, CosineAnnealing, hints={"one_step_late": "x"}, verbose=False)
+
+
+def test_keras_piecewise_with_less_than_gets_the_early_key():
+    # notebook 13: Keras keeps values[i] while step <= boundary; `<` switches one step early
+    def keras_reference(boundaries, values):
+        return lambda step: values[sum(step > b for b in boundaries)]
+
+    def less_than(step, boundaries, values):
+        return values[sum(step >= b for b in boundaries)]
+
+    text = "Keras keeps values[i] while step <= boundaries[i]: compare with <=, not <."
+    r = check_schedule(less_than, keras_reference, params=dict(boundaries=(30, 60), values=(0.1, 0.01, 0.001)),
+                       hints={"early": text}, verbose=False)
+    assert not r.passed and hint_line(r) == text
+
+
+# --- the samplers read the schedules' field metadata -------------------------------------------
+def test_sampled_sets_are_the_ones_drawn_before_the_metadata_refactor():
+    import random
+
+    from lrcourse.schedules import CosineWarmRestarts, ExponentialDecay, WarmupStableDecay
+
+    # recorded with the name-based samplers this replaced: the notebooks' random sets stay the same
+    assert sample_params(ExponentialDecay, random.Random(3)) == {
+        "lr": 0.0052, "decay_rate": 0.22, "decay_steps": 20, "staircase": True}
+    assert sample_params(CosineWarmRestarts, random.Random(1)) == {
+        "lr": 0.0025, "cycle_steps": 6, "cycle_mult": 2, "min_lr": 4.9e-06, "peak_decay": 0.74, "max_cycles": None}
+    drawn = sample_params(WarmupStableDecay, random.Random(0))
+    assert drawn["start_lr"] == 0.0 and drawn["warmup_shape"] == "linear"  # new fields stay fixed
+
+
+def test_a_schedule_of_ones_own_without_metadata_is_sampled_by_field_name():
+    import dataclasses
+    import random
+
+    import numpy as np
+
+    from lrcourse.schedules import Schedule
+
+    @dataclasses.dataclass(frozen=True)
+    class Rsqrt(Schedule):  # as notebook 12's reference
+        max_lr: float
+        warmup_steps: int
+
+        def _lr(self, t):
+            return self.max_lr * np.sqrt(self.warmup_steps / np.maximum(t + 1.0, self.warmup_steps))
+
+    drawn = [sample_params(Rsqrt, random.Random(s), base={"max_lr": 0.01, "warmup_steps": 40}) for s in range(5)]
+    assert len({d["max_lr"] for d in drawn}) > 1 and len({d["warmup_steps"] for d in drawn}) > 1
+    assert exercises._typical_params(Rsqrt) == {"max_lr": 0.1, "warmup_steps": 10}

@@ -74,6 +74,90 @@ def test_matches_torch_for_any_metric_sequence(metrics, lr, min_lr_fraction, kwa
     assert same_float(plateau.best, scheduler.best)
 
 
+def torch_plateau_group_lrs(metrics, lrs, **kwargs):
+    """Every group's LR after each epoch, torch's ReduceLROnPlateau driving an SGD with one group per LR."""
+    groups = [{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in lrs]
+    optimizer = torch.optim.SGD(groups, lr=lrs[0])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)
+    out = []
+    for metric in metrics:
+        scheduler.step(metric)
+        out.append(tuple(g["lr"] for g in optimizer.param_groups))
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    metrics=st.lists(metric_values, max_size=40),
+    lrs=st.lists(st.sampled_from([0.0, 1e-6, 1e-3, 0.01, 0.1, 1.0]), min_size=2, max_size=4),
+    floors=st.sampled_from(["zero", "scalar", "list"]),
+    kwargs=plateau_kwargs,
+)
+def test_one_lr_per_group_matches_torch_group_by_group(metrics, lrs, floors, kwargs):
+    min_lr = {"zero": 0.0, "scalar": min(lrs), "list": [lr * 0.01 for lr in lrs]}[floors]
+    expected = torch_plateau_group_lrs(metrics, lrs, min_lr=min_lr, **kwargs)
+    plateau = ReduceLROnPlateau(lrs, min_lr=min_lr, **kwargs)
+    got = [plateau.step(m) for m in metrics]
+    assert got == expected  # the same floats: the same operations in the same order
+
+
+@settings(max_examples=60, deadline=None)
+@given(metrics=st.lists(metric_values, max_size=25), kwargs=plateau_kwargs)
+def test_one_lr_through_set_lr_keeps_the_groups_ratios_as_torch_while_no_floor_is_reached(metrics, kwargs):
+    from lrcourse.torch_bridge import get_lrs, set_lr
+
+    kwargs["eps"] = 0.0  # no group's drop is skipped: the ratio rule then equals torch's per-group rule
+    lrs = [0.1, 0.001, 0.01]
+    expected = torch_plateau_group_lrs(metrics, lrs, **kwargs)
+    optimizer = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in lrs])
+    plateau = ReduceLROnPlateau(lrs[0], **kwargs)
+    for metric, theirs in zip(metrics, expected):
+        set_lr(optimizer, plateau.step(metric))
+        assert get_lrs(optimizer) == pytest.approx(theirs, rel=1e-12, abs=0)
+
+
+def test_one_lr_and_a_floor_differs_from_torch_where_the_docstring_says():
+    from lrcourse.torch_bridge import get_lrs, set_lr
+
+    lrs, metrics = [1.0, 0.01], [1.0] * 4
+    theirs = torch_plateau_group_lrs(metrics, lrs, factor=0.1, patience=0, min_lr=0.001)
+    assert theirs[-1] == pytest.approx((0.001, 0.001))  # torch: every group stops at min_lr
+    optimizer = torch.optim.SGD([{"params": [torch.zeros(1, requires_grad=True)], "lr": lr} for lr in lrs])
+    plateau = ReduceLROnPlateau(1.0, factor=0.1, patience=0, min_lr=0.001)
+    for metric in metrics:
+        set_lr(optimizer, plateau.step(metric))
+    assert get_lrs(optimizer) == pytest.approx([0.001, 0.00001])  # the ratio-scaled group stops lower
+    per_group = ReduceLROnPlateau(lrs, factor=0.1, patience=0, min_lr=0.001)
+    assert [per_group.step(m) for m in metrics][-1] == theirs[-1]
+
+
+def test_per_group_state_round_trip_and_shape_checks():
+    plateau = ReduceLROnPlateau([0.1, 0.0], factor=0.5, patience=0, min_lr=[0.01, 0.0])
+    assert plateau.lr == (0.1, 0.0) and plateau.step(1.0) == (0.1, 0.0) and plateau.step(1.0) == (0.05, 0.0)
+    resumed = ReduceLROnPlateau(**plateau.config)
+    resumed.load_state_dict(plateau.state_dict())
+    assert resumed.lr == (0.05, 0.0) and resumed.initial_lr == (0.1, 0.0)
+    with pytest.raises(ValueError, match="state_dict\\['lr'\\]"):
+        ReduceLROnPlateau(0.1).load_state_dict(plateau.state_dict())
+    with pytest.raises(TypeError, match="min_lr"):
+        ReduceLROnPlateau(0.1, min_lr=[0.0])
+    with pytest.raises(ValueError, match="min_lr"):
+        ReduceLROnPlateau([0.1, 0.2], min_lr=[0.0])
+    with pytest.raises(ValueError, match=r"min_lr\[1\]"):
+        ReduceLROnPlateau([0.1, 0.2], min_lr=[0.0, 0.3])
+
+
+def test_numpy_scalars_are_accepted_everywhere():
+    import numpy as np
+
+    plateau = ReduceLROnPlateau(np.float32(0.5), factor=np.float64(0.5), patience=np.int64(2), cooldown=np.int32(1),
+                                min_lr=np.float32(0.0), threshold=np.float64(0.0), eps=np.float32(0.0))
+    assert plateau.patience == 2 and type(plateau.patience) is int and plateau.lr == 0.5
+    state = dict(plateau.state_dict(), num_bad_epochs=np.int64(1), lr=np.float64(0.25))
+    plateau.load_state_dict(state)
+    assert plateau.num_bad_epochs == 1 and plateau.lr == 0.25
+
+
 def test_landmarks_patience_counts_bad_epochs_beyond_patience():
     # patience=2: the third bad epoch in a row triggers the reduction.
     lrs, _ = course_lrs([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 1.0, factor=0.5, patience=2)
@@ -103,8 +187,10 @@ def test_accepts_tensor_and_numpy_metrics_and_rejects_strings():
     plateau.step(torch.tensor(0.5))
     plateau.step(np.float32(0.4))
     assert plateau.best == pytest.approx(0.4)
-    with pytest.raises(TypeError, match="metric"):
-        plateau.step("low")
+    for bad in ("low", "1.5", None, True, [0.5]):
+        with pytest.raises(TypeError, match="metric"):
+            plateau.step(bad)
+    assert plateau.best == pytest.approx(0.4) and plateau.num_bad_epochs == 0  # nothing recorded
 
 
 # ---- state -------------------------------------------------------------------------
@@ -160,35 +246,39 @@ def test_repr_shows_config_and_state():
 
 
 @pytest.mark.parametrize(
-    "kwargs, name",
+    "kwargs, name, error",
     [
-        ({"lr": 0.0}, "lr"),
-        ({"lr": -1.0}, "lr"),
-        ({"lr": math.inf}, "lr"),
-        ({"lr": math.nan}, "lr"),
-        ({"lr": "0.1"}, "lr"),
-        ({"factor": 1.0}, "factor"),
-        ({"factor": 0.0}, "factor"),
-        ({"factor": 1.5}, "factor"),
-        ({"patience": -1}, "patience"),
-        ({"patience": 2.5}, "patience"),
-        ({"patience": True}, "patience"),
-        ({"mode": "auto"}, "mode"),
-        ({"threshold_mode": "relative"}, "threshold_mode"),
-        ({"threshold": -0.1}, "threshold"),
-        ({"cooldown": -1}, "cooldown"),
-        ({"min_lr": -0.1}, "min_lr"),
-        ({"min_lr": 0.2}, "min_lr"),
-        ({"eps": -1.0}, "eps"),
+        ({"lr": 0.0}, "lr", ValueError),
+        ({"lr": -1.0}, "lr", ValueError),
+        ({"lr": math.inf}, "lr", ValueError),
+        ({"lr": math.nan}, "lr", ValueError),
+        ({"lr": "0.1"}, "lr", TypeError),
+        ({"lr": [0.1, -0.1]}, "lr[1]", ValueError),
+        ({"factor": 1.0}, "factor", ValueError),
+        ({"factor": 0.0}, "factor", ValueError),
+        ({"factor": 1.5}, "factor", ValueError),
+        ({"patience": -1}, "patience", ValueError),
+        ({"patience": 2.5}, "patience", ValueError),
+        ({"patience": True}, "patience", TypeError),
+        ({"mode": "auto"}, "mode", ValueError),
+        ({"mode": None}, "mode", TypeError),
+        ({"threshold_mode": "relative"}, "threshold_mode", ValueError),
+        ({"threshold": -0.1}, "threshold", ValueError),
+        ({"cooldown": -1}, "cooldown", ValueError),
+        ({"min_lr": -0.1}, "min_lr", ValueError),
+        ({"min_lr": 0.2}, "min_lr", ValueError),
+        ({"eps": -1.0}, "eps", ValueError),
     ],
 )
-def test_bad_input_raises_value_error_naming_parameter_and_value(kwargs, name):
+def test_bad_input_raises_naming_parameter_and_value(kwargs, name, error):
     arguments = {"lr": 0.1, **kwargs}
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(error) as info:
         ReduceLROnPlateau(**arguments)
     message = str(info.value)
+    value = kwargs[name.split("[")[0]]
+    value = value[int(name[-2])] if "[" in name else value
     assert message.startswith(name)
-    assert repr(kwargs[name]) in message
+    assert repr(value) in message
 
 
 # ---- Keras differences: drive the real callback ---------------------------------------

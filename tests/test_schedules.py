@@ -5,10 +5,11 @@ The oracle comparisons against torch and Keras live in test_schedule_oracles.py.
 import dataclasses
 import math
 import pickle
+from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from lrcourse import schedules as schedules_module
@@ -19,6 +20,7 @@ from lrcourse.schedules import (
     CosineWarmRestarts,
     Cyclic,
     ExponentialDecay,
+    InverseSqrtDecay,
     InverseTimeDecay,
     Join,
     Linear,
@@ -27,7 +29,9 @@ from lrcourse.schedules import (
     PolynomialDecay,
     Schedule,
     StepDecay,
+    Warmup,
     WarmupStableDecay,
+    field_metadata,
     warmup_cosine,
     warmup_linear,
 )
@@ -59,6 +63,24 @@ EXAMPLES = [
     WarmupStableDecay(1.0, 50, 5, 10),
     WarmupStableDecay(1.0, 50, 0, 20, 0.1, "cosine"),
     WarmupStableDecay(1.0, 50, 5, 45, decay="sqrt"),
+    # zero LRs where they mean something: a frozen group, a pause, a floor, a cyclic base
+    Constant(0.0),
+    PiecewiseConstant([10, 20], [0.1, 0.0, 0.01]),
+    Cyclic(0.0, 1.0, 4),
+    InverseSqrtDecay(1.0, 10),
+    Join([Linear(0.1, 1.0, 9), InverseSqrtDecay(1.0, 10)], [9]),  # the "Noam" schedule, W = 10
+    Warmup(1.0, 10),
+    Warmup(1.0, 10, 0.1, "cosine"),
+    Warmup(1.0, 10, 0.01, "exponential"),
+    CosineWarmRestarts(1.0, 3, 2.68),   # a restart at 3.0000000000000004 in floats: step 3 exactly
+    CosineWarmRestarts(1.0, 5, 2, 0.1, max_cycles=2),
+    CosineWarmRestarts(1.0, 4, 1.5, max_cycles=3),
+    OneCycle(1.0, 40, cycle_momentum=False),
+    OneCycle(1.0, 40, 0.5, three_phase=True),
+    warmup_cosine(1.0, 50, 5, warmup_shape="cosine"),
+    warmup_linear(1.0, 50, 5, start_lr=0.01, warmup_shape="exponential"),
+    WarmupStableDecay(1.0, 50, 10, 10, warmup_shape="cosine"),
+    WarmupStableDecay(1.0, 50, 10, 10, start_lr=0.01, warmup_shape="exponential"),
 ]
 IDS = [f"{i}-{type(s).__name__}" for i, s in enumerate(EXAMPLES)]
 every_schedule = pytest.mark.parametrize("sched", EXAMPLES, ids=IDS)
@@ -120,11 +142,61 @@ def test_equal_parameters_equal_schedules_and_different_ones_differ():
 
 
 def test_registry_maps_short_names_to_every_schedule_class():
-    assert set(SCHEDULES) == {"constant", "exponential", "step", "piecewise", "inverse_time", "polynomial",
-                              "linear", "cosine", "cosine_restarts", "onecycle", "cyclic", "wsd"}
+    assert set(SCHEDULES) == {"constant", "exponential", "step", "piecewise", "inverse_time", "inverse_sqrt",
+                              "polynomial", "linear", "warmup", "cosine", "cosine_restarts", "onecycle", "cyclic",
+                              "wsd"}
     classes = {obj for obj in vars(schedules_module).values()
                if isinstance(obj, type) and issubclass(obj, Schedule) and obj not in (Schedule, Join)}
     assert set(SCHEDULES.values()) == classes
+    assert {type(s) for s in EXAMPLES} >= classes  # every schedule is in EXAMPLES: each test above covers it
+
+
+def test_reduce_lr_on_plateau_is_re_exported_but_is_no_schedule():
+    from lrcourse.plateau import ReduceLROnPlateau
+
+    assert schedules_module.ReduceLROnPlateau is ReduceLROnPlateau
+    assert ReduceLROnPlateau not in SCHEDULES.values() and not issubclass(ReduceLROnPlateau, Schedule)
+
+
+# --- field metadata: one description of each field drives validation, explorers and samplers ----
+
+
+@pytest.mark.parametrize("cls", list(SCHEDULES.values()), ids=list(SCHEDULES))
+def test_every_field_says_what_it_is(cls):
+    roles = {"lr", "floor", "count", "real", "choice", "flag", "boundaries", "values"}
+    for name, meta in field_metadata(cls).items():
+        assert meta.get("role") in roles, (cls.__name__, name)
+        if meta["role"] in ("lr", "floor", "real"):
+            lo, hi = meta["range"]
+            assert lo < hi and (not meta["log"] or lo > 0), (cls.__name__, name)
+        if meta["role"] == "choice":
+            assert dataclasses.fields(cls)[[f.name for f in dataclasses.fields(cls)].index(name)].default \
+                in meta["options"]
+
+
+def test_validation_comes_from_the_metadata_of_a_schedule_of_ones_own():
+    @dataclasses.dataclass(frozen=True)
+    class Mine(Schedule):
+        lr: float = dataclasses.field(metadata={"role": "lr", "low": 0.0, "low_open": True})
+        steps: int = dataclasses.field(default=10, metadata={"role": "count", "minimum": 1, "maximum": 100})
+        plain: object = None  # no metadata: no validation
+
+        def _lr(self, t):
+            return np.full(t.shape, self.lr)
+
+    assert Mine(np.float32(0.5), np.int64(3)).steps == 3 and type(Mine(1, 3.0).lr) is float
+    with pytest.raises(ValueError, match="lr must be > 0, got 0"):
+        Mine(0)
+    with pytest.raises(ValueError, match="steps must be <= 100"):
+        Mine(1.0, 101)
+    with pytest.raises(TypeError, match="steps must be an integer"):
+        Mine(1.0, "3")
+
+
+def test_field_metadata_of_a_factory_comes_from_the_course_fields_of_the_same_name():
+    meta = field_metadata(warmup_cosine)
+    assert meta["max_lr"]["role"] == "lr" and meta["total_steps"]["role"] == "count"
+    assert meta["min_lr"]["role"] == "floor" and meta["warmup_shape"]["options"] == ("linear", "cosine", "exponential")
 
 
 # --- landmarks -------------------------------------------------------------------------------------
@@ -281,6 +353,96 @@ def test_wsd_linear_equals_a_join_of_linear_constant_linear():
     np.testing.assert_allclose(wsd.curve(120), join.curve(120), rtol=1e-12)
 
 
+def test_zero_lrs_are_allowed_where_they_mean_something():
+    assert Constant(0).curve(3).tolist() == [0.0, 0.0, 0.0]  # a frozen param group
+    pause = PiecewiseConstant([2, 4], [0.1, 0.0, 0.1])
+    assert pause.curve(6).tolist() == [0.1, 0.1, 0.0, 0.0, 0.1, 0.1]
+    assert Cyclic(0, 1.0, 2).curve(5).tolist() == [0.0, 0.5, 1.0, 0.5, 0.0]
+    assert CosineAnnealing(1.0, 4, 0)(4) == Linear(0, 1.0, 4)(0) == 0.0
+
+
+def test_step_decay_is_exponential_decay_staircase_under_torch_names():
+    for lr, size, gamma in [(0.5, 7, 0.3), (1.0, 1, 0.9), (3.0, 13, 0.5)]:
+        assert StepDecay(lr, size, gamma).curve(100).tolist() == \
+            ExponentialDecay(lr, gamma, size, staircase=True).curve(100).tolist()
+
+
+def test_inverse_sqrt_halves_at_three_decay_steps_and_keeps_falling_as_one_over_sqrt_t():
+    sched = InverseSqrtDecay(2.0, 10)
+    assert sched(0) == 2.0 and sched(30) == pytest.approx(1.0) and sched(990) == pytest.approx(0.2)
+    assert sched(10**12) == pytest.approx(2.0 / math.sqrt(1 + 10**11))  # no horizon
+
+
+def test_noam_schedule_is_linear_warmup_then_inverse_sqrt_from_step_w_minus_one():
+    # Vaswani et al. 2017: lr = d^-0.5 min(n^-0.5, n W^-1.5), n = step + 1
+    d, w = 512, 40
+    peak = d**-0.5 * w**-0.5
+    noam = Join([Linear(peak / w, peak, w - 1), InverseSqrtDecay(peak, w)], [w - 1])
+    paper = [d**-0.5 * min((t + 1) ** -0.5, (t + 1) * w**-1.5) for t in range(400)]
+    np.testing.assert_allclose(noam.curve(400), paper, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, midpoint", [("linear", 0.55), ("cosine", 0.55), ("exponential", math.sqrt(0.1))])
+def test_warmup_shapes_start_end_and_midpoint(shape, midpoint):
+    sched = Warmup(1.0, 10, 0.1, shape)
+    curve = sched.curve(15)
+    assert curve[0] == pytest.approx(0.1) and curve[5] == pytest.approx(midpoint) and np.all(curve[10:] == 1.0)
+    assert np.all(np.diff(curve) >= 0)
+
+
+def test_cosine_warmup_is_flat_at_both_ends_exponential_spends_its_steps_low():
+    cos, lin, exp = (Warmup(1.0, 100, 0.01, shape).curve(101) for shape in ("cosine", "linear", "exponential"))
+    assert cos[1] - cos[0] < lin[1] - lin[0] and cos[100] - cos[99] < lin[100] - lin[99]
+    assert np.all(exp[1:100] < lin[1:100])
+
+
+@pytest.mark.parametrize("shape", ["linear", "cosine", "exponential"])
+def test_wsd_warmup_shape_equals_a_join_of_warmup_constant_decay(shape):
+    wsd = WarmupStableDecay(2.0, 100, 10, 30, 0.2, start_lr=0.02, warmup_shape=shape)
+    join = Join([Warmup(2.0, 10, 0.02, shape), Constant(2.0), Linear(2.0, 0.2, 30)], [10, 70])
+    np.testing.assert_allclose(wsd.curve(120), join.curve(120), rtol=1e-12)
+    assert warmup_cosine(2.0, 50, 10, start_lr=0.02, warmup_shape=shape).curve(10).tolist() == \
+        Warmup(2.0, 10, 0.02, shape).curve(10).tolist() if shape != "linear" else True
+
+
+def test_wsd_linear_warmup_from_zero_keeps_its_old_floats():
+    curve = WarmupStableDecay(0.3, 100, 7, 10).curve(7)
+    assert curve.tolist() == [0.3 * t / 7 for t in range(7)]  # max_lr * t / W, bit for bit
+
+
+def test_warm_restarts_cycle_limit_holds_min_lr_after_the_last_cycle():
+    for mult in (1, 2, 1.5):
+        limited = CosineWarmRestarts(1.0, 4, mult, 0.1, 0.5, max_cycles=2)
+        free = CosineWarmRestarts(1.0, 4, mult, 0.1, 0.5)
+        end = int(math.ceil(4 + 4 * mult))  # two cycles
+        curve = limited.curve(60)
+        assert curve[:end].tolist() == free.curve(end).tolist()
+        assert np.all(curve[end:] == 0.1) and limited(10**9) == 0.1
+        assert curve.tolist() == [limited(t) for t in range(60)]
+
+
+def test_warm_restarts_restart_at_the_issue_example():
+    # 3 * (2.68 - 1) / (2.68 - 1) is 3.0000000000000004 in floats; the restart is at step 3
+    sched = CosineWarmRestarts(1.0, 3, cycle_mult=2.68)
+    assert [round(sched(t), 3) for t in (2, 3, 4)] == [0.25, 1.0, 0.962]
+    assert sched.curve(5)[2:].round(3).tolist() == [0.25, 1.0, 0.962]
+
+
+def test_onecycle_three_phase_past_half_is_refused_and_half_still_works():
+    with pytest.raises(ValueError, match="pct_start must be <= 0.5 with three_phase=True"):
+        OneCycle(0.1, 10, pct_start=0.6, three_phase=True)
+    sched = OneCycle(0.1, 10, pct_start=0.5, three_phase=True)
+    curve = sched.curve(16)
+    assert np.all(curve[9:] == curve[9]) and curve[9] == pytest.approx(0.1 / 25 / 1e4)
+    assert OneCycle(0.1, 10, pct_start=0.9).curve(16)[9:].tolist() == [0.1 / 25 / 1e4] * 7
+
+
+def test_onecycle_cycle_momentum_is_a_visible_field():
+    assert OneCycle(0.1, 10).cycle_momentum is True and "cycle_momentum=True" in repr(OneCycle(0.1, 10))
+    off = OneCycle(0.1, 10, cycle_momentum=False)
+    assert off != OneCycle(0.1, 10) and off.curve(10).tolist() == OneCycle(0.1, 10).curve(10).tolist()
+
+
 # --- properties --------------------------------------------------------------------------------------
 
 lrs = st.floats(1e-4, 10.0)
@@ -338,6 +500,45 @@ def test_warm_restarts_stay_between_min_lr_and_lr_and_restart_at_the_peak(lr, cy
     assert len(rises) <= 300 // cycle + 1
 
 
+def _restart_steps(cycle, mult, limit):
+    """The restart points that are whole steps, computed exactly (mult is the decimal the user typed)."""
+    out, start, length = [], Fraction(0), Fraction(cycle)
+    for i in range(1, 200):
+        start += length
+        length *= mult
+        if start > limit:
+            break
+        if start.denominator == 1:
+            out.append((i, int(start)))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(cycle=st.integers(1, 100), hundredths=st.integers(101, 399), floor=st.sampled_from([0.0, 0.1]),
+       decay=st.sampled_from([1.0, 0.7]))
+@example(cycle=3, hundredths=268, floor=0.0, decay=1.0)   # the issue: 3.0000000000000004
+@example(cycle=25, hundredths=268, floor=0.0, decay=1.0)  # 25 * 3.68 = 92.00000000000001
+def test_warm_restarts_every_restart_step_has_the_peak_lr(cycle, hundredths, floor, decay):
+    mult = hundredths / 100
+    sched = CosineWarmRestarts(1.0, cycle, mult, floor, decay)
+    restarts = _restart_steps(cycle, Fraction(hundredths, 100), 3000)
+    assert restarts and restarts[0] == (1, cycle)  # the first restart is always a whole step
+    curve = sched.curve(restarts[-1][1] + 1)
+    whole = {0} | {step for _, step in restarts}
+    for i, step in restarts:
+        peak = floor + (1.0 - floor) * decay**i
+        assert sched(step) == pytest.approx(peak, rel=1e-12) and curve[step] == sched(step), (i, step)
+        if step - 1 not in whole:  # the step before ends the previous cycle, at its bottom
+            assert sched(step - 1) <= floor + (1.0 - floor) * decay ** (i - 1) * 0.5 + 1e-12
+
+
+@settings(max_examples=300, deadline=None)
+@given(cycle=st.integers(1, 100), mult=st.floats(1.01, 3.99))
+def test_warm_restarts_first_restart_is_at_cycle_steps_for_any_float_mult(cycle, mult):
+    sched = CosineWarmRestarts(1.0, cycle, mult)
+    assert sched(cycle) == 1.0 and sched.curve(cycle + 1)[cycle] == 1.0
+
+
 @props
 @given(max_lr=lrs, total=st.integers(2, 300), data=st.data(), floor=fractions, start=fractions)
 def test_warmup_joins_are_continuous_at_the_boundary(max_lr, total, data, floor, start):
@@ -364,7 +565,6 @@ def test_wsd_stays_below_max_lr_and_rises_then_falls(max_lr, total, data, floor,
 # --- bad input ---------------------------------------------------------------------------------------
 
 BAD = [
-    (lambda: Constant(0), ValueError, "lr"),
     (lambda: Constant(-1.0), ValueError, "lr"),
     (lambda: Constant(float("nan")), ValueError, "lr"),
     (lambda: Constant(float("inf")), ValueError, "lr"),
@@ -429,6 +629,36 @@ BAD = [
     (lambda: warmup_cosine(1.0, 10, 3, start_lr=5.0), ValueError, "start_lr"),
     (lambda: warmup_cosine(0.0, 10, 3), ValueError, "max_lr"),
     (lambda: Constant(0.1).curve(-1), ValueError, "num_steps"),
+    # huge but finite: refused up front, or named when they overflow
+    (lambda: StepDecay(1.0, step_size=1e308), ValueError, "step_size"),
+    (lambda: Constant(10**400), ValueError, "lr"),
+    (lambda: CosineAnnealing(1e308, 10), ValueError, "lr"),
+    (lambda: ExponentialDecay(1.0, 1e308)(3), ValueError, "decay_rate"),
+    (lambda: ExponentialDecay(1.0, 1e308).curve(5), ValueError, "decay_rate"),
+    (lambda: StepDecay(1.0, 1, gamma=1e308)(3), ValueError, "gamma"),
+    (lambda: Constant(0.1)(2**63), ValueError, "step"),
+    (lambda: Constant(0.1)(np.uint64(2**64 - 1)), ValueError, "step"),
+    (lambda: Constant(0.1)(np.float64(3.0)), TypeError, "step"),
+    (lambda: PiecewiseConstant(np.array(5), [1, 0.1]), TypeError, "boundaries"),
+    (lambda: PiecewiseConstant([10], 0.1), TypeError, "values"),
+    (lambda: OneCycle(1.0, 100, pct_start=0.6, three_phase=True), ValueError, "pct_start"),
+    (lambda: OneCycle(1.0, 100, cycle_momentum=1), TypeError, "cycle_momentum"),
+    (lambda: Cyclic(-0.1, 1.0), ValueError, "base_lr"),
+    (lambda: InverseSqrtDecay(0.0, 10), ValueError, "lr"),
+    (lambda: InverseSqrtDecay(1.0, 0), ValueError, "decay_steps"),
+    (lambda: InverseSqrtDecay(1.0, 2.5), ValueError, "decay_steps"),
+    (lambda: Warmup(1.0, 0), ValueError, "warmup_steps"),
+    (lambda: Warmup(1.0, 10, 2.0), ValueError, "start_lr"),
+    (lambda: Warmup(1.0, 10, shape="exponential"), ValueError, "start_lr"),
+    (lambda: Warmup(1.0, 10, 5e-324, shape="exponential"), ValueError, "start_lr"),
+    (lambda: Warmup(1.0, 10, shape="step"), ValueError, "shape"),
+    (lambda: CosineWarmRestarts(1.0, 10, max_cycles=0), ValueError, "max_cycles"),
+    (lambda: CosineWarmRestarts(1.0, 10, max_cycles=1.5), ValueError, "max_cycles"),
+    (lambda: WarmupStableDecay(1.0, 100, 10, 10, warmup_shape="exponential"), ValueError, "start_lr"),
+    (lambda: WarmupStableDecay(1.0, 100, 10, 10, warmup_shape="quadratic"), ValueError, "warmup_shape"),
+    (lambda: WarmupStableDecay(1.0, 100, 10, 10, start_lr=2.0), ValueError, "start_lr"),
+    (lambda: warmup_cosine(1.0, 10, 3, warmup_shape="exponential"), ValueError, "start_lr"),
+    (lambda: warmup_linear(1.0, 10, 3, warmup_shape="quadratic"), ValueError, "warmup_shape"),
 ]
 
 

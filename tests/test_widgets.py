@@ -12,6 +12,7 @@ import torch
 
 from lrcourse import schedules as S
 from lrcourse.experiments import RECIPES
+from lrcourse.widgets import _step_default  # the param-spec helper under test
 from lrcourse.widgets import (FUNCTIONS, build_schedule, classify, describe_run, gd_trajectory,
                               lr_explorer, make_run, param_specs, plateau_explorer, plateau_trace,
                               preset_specs, schedule_curves, schedule_explorer, schedule_name,
@@ -42,11 +43,38 @@ def test_param_specs_kinds_for_known_fields():
     kinds = {p.name: (p.kind, p.log) for p in param_specs(S.OneCycle, 1000)}
     assert kinds["max_lr"] == ("lr", True) and kinds["total_steps"] == ("int", False)
     assert kinds["anneal"][0] == "choice" and kinds["three_phase"][0] == "bool"
-    assert kinds["final_div_factor"] == ("float", True)
+    assert kinds["final_div_factor"] == ("float", True) and kinds["cycle_momentum"][0] == "bool"
+    restarts = {p.name: p for p in param_specs(S.CosineWarmRestarts, 1000)}
+    assert restarts["max_cycles"].kind == "choice" and restarts["max_cycles"].default is None
+    assert restarts["cycle_steps"].default == 150  # its metadata's share of the horizon
+    wsd = {p.name: p for p in param_specs(S.WarmupStableDecay, 1000)}
+    assert wsd["warmup_shape"].options == S.WARMUP_SHAPES and (wsd["warmup_steps"].min, wsd["decay_steps"].min) == (0, 1)
+    assert (wsd["warmup_steps"].default, wsd["decay_steps"].default) == (50, 200)
+    cyclic = {p.name: p for p in param_specs(S.Cyclic, 1000)}
+    assert (cyclic["gamma"].min, cyclic["gamma"].max) == (0.99, 1.0) and cyclic["step_size_down"].kind == "optional_int"
+    assert cyclic["base_lr"].kind == "lr" and cyclic["step_size_up"].default == 125
     with pytest.raises(TypeError, match="cls"):
         param_specs(S.CosineAnnealing(0.1, 10))
     with pytest.raises(ValueError, match="num_steps"):
         param_specs(S.CosineAnnealing, 1)
+
+
+def test_param_specs_of_a_schedule_of_ones_own_need_no_special_case():
+    @dataclasses.dataclass(frozen=True)
+    class Mine(S.Schedule):
+        max_lr: float          # no metadata: found by name among the course fields
+        warmup_steps: int
+        sharpness: float = 2.0  # unknown to the course: a control from its type
+        label: str = "x"
+
+        def _lr(self, t):
+            return np.full(t.shape, self.max_lr)
+
+    specs = {p.name: p for p in param_specs(Mine, 200)}
+    assert specs["max_lr"].kind == "lr" and specs["warmup_steps"].kind == "int"
+    assert specs["sharpness"].kind == "float" and specs["sharpness"].min <= 2.0 <= specs["sharpness"].max
+    assert specs["label"].kind == "choice" and specs["label"].options == ("x",)
+    assert _step_default("Mine", "anything_steps", 100) == 10  # no KeyError for an unknown count
 
 
 @pytest.mark.parametrize("name, params, words", [
@@ -112,6 +140,11 @@ def _run_code(code, steps):
     (S.Constant(0.05), 5),
     (S.WarmupStableDecay(0.1, 40, 5, 10), 45),         # no torch equivalent: through ScheduleLR
     (S.InverseTimeDecay(0.1, 0.5, 4), 20),
+    (S.InverseSqrtDecay(0.1, 8), 40),                  # LambdaLR with the formula
+    (S.Warmup(0.1, 10, 0.01), 20),                     # LinearLR
+    (S.Warmup(0.1, 10, 0.01, "cosine"), 20),           # through ScheduleLR
+    (S.CosineWarmRestarts(0.1, 5, 2, max_cycles=2), 30),
+    (S.warmup_cosine(0.1, 40, 5), 45),                 # a Join: its parts imported too
 ])
 def test_torch_equivalent_code_gives_the_same_lrs(schedule, steps):
     lrs = _run_code(torch_equivalent(schedule), steps)
