@@ -21,7 +21,8 @@ _EXPORTS = {
     **dict.fromkeys(
         ["SCHEDULES", "Schedule", "Constant", "ExponentialDecay", "StepDecay", "PiecewiseConstant",
          "InverseTimeDecay", "PolynomialDecay", "Linear", "CosineAnnealing", "CosineWarmRestarts", "OneCycle",
-         "Cyclic", "Join", "WarmupStableDecay", "warmup_cosine", "warmup_linear"], "lrcourse.schedules"),
+         "Cyclic", "Join", "WarmupStableDecay", "InverseSqrtDecay", "Warmup", "warmup_cosine", "warmup_linear"],
+        "lrcourse.schedules"),
     "ReduceLROnPlateau": "lrcourse.plateau",
     **dict.fromkeys(["ScheduleLR", "set_lr", "get_lr", "set_momentum"], "lrcourse.torch_bridge"),
     **dict.fromkeys(["get_device", "to_device", "autocast"], "lrcourse.device"),
