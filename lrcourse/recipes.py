@@ -15,6 +15,7 @@ Pure: no torch here, so the recipes can be listed, plotted and tested without it
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -188,9 +189,10 @@ def make_run(schedule_name: str, peak_lr: float, epochs: int, data: Any, *, batc
     peak_lr = _checks.positive("peak_lr", peak_lr)
     epochs = _checks.integer("epochs", epochs, minimum=1)
     batch_size = _checks.integer("batch_size", batch_size, minimum=1)
-    n_train = data if isinstance(data, int) and not isinstance(data, bool) else None
-    if n_train is None and hasattr(data, "train"):
-        n_train = len(data.train[1])
+    if isinstance(data, numbers.Integral) and not isinstance(data, bool):
+        n_train = int(data)
+    else:
+        n_train = len(data.train[1]) if hasattr(data, "train") else None
     if n_train is None or n_train < 1:
         raise ValueError(f"data must be a Dataset or a positive number of samples, got {data!r}")
     steps_per_epoch = -(-n_train // batch_size)
