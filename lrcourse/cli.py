@@ -281,7 +281,7 @@ def _kernel_line() -> tuple[bool, str]:
     for name, folder in KernelSpecManager().find_kernel_specs().items():
         try:
             argv0 = KernelSpecManager().get_kernel_spec(name).argv[0]
-        except Exception:
+        except Exception:  # noqa: BLE001 - one broken kernel spec must not stop the doctor
             continue
         # jupyter_client runs a bare "python"/"python3" with the interpreter that runs Jupyter,
         # so such a spec inside this environment's prefix means this interpreter too.
@@ -310,7 +310,7 @@ def cmd_doctor(args) -> int:
 
         device = get_device()
         lines.append((True, f"device: {device} (set LRCOURSE_DEVICE to override)"))
-    except Exception as err:  # a broken torch install or a bad LRCOURSE_DEVICE
+    except Exception as err:  # noqa: BLE001 - a broken torch install or a bad LRCOURSE_DEVICE: report it
         lines.append((False, f"device: {type(err).__name__}: {err}"))
     lines.append(_kernel_line())
     widgets = _version("jupyterlab_widgets")

@@ -197,4 +197,5 @@ def make_run(schedule_name: str, peak_lr: float, epochs: int, data: Any, *, batc
         raise ValueError(f"data must be a Dataset or a positive number of samples, got {data!r}")
     steps_per_epoch = -(-n_train // batch_size)
     total = epochs * steps_per_epoch
-    return Run(schedule_name, peak_lr, epochs, batch_size, steps_per_epoch, total, RECIPES[schedule_name](peak_lr, total))
+    schedule = RECIPES[schedule_name](peak_lr, total)
+    return Run(schedule_name, peak_lr, epochs, batch_size, steps_per_epoch, total, schedule)

@@ -99,12 +99,12 @@ def print_verdicts(claims) -> None:
     way (or not tested). A verdict comes from code, never from the author's keyboard.
 
     >>> from lrcourse.evidence import compare_arms
-    >>> v = compare_arms({0: 0.71, 1: 0.70, 2: 0.72}, {0: 0.66, 1: 0.66, 2: 0.67}, names=("cosine", "constant"))
-    >>> print_verdicts([("decay beats a constant LR", v), ("CLR helps larger models", "not tested", "one model size")])
-    | claim                     | verdict       | evidence                                                                  |
-    |---------------------------|---------------|---------------------------------------------------------------------------|
-    | decay beats a constant LR | cosine better | test_acc: cosine − constant = +0.047 ± 0.003 SE (n = 3 paired, z = +14.0) |
-    | CLR helps larger models   | not tested    | one model size                                                            |
+    >>> v = compare_arms({0: 0.71, 1: 0.70, 2: 0.72}, {0: 0.66, 1: 0.66, 2: 0.67}, names=("cosine", "const"))
+    >>> print_verdicts([("decay beats constant", v), ("CLR helps larger models", "not tested", "one model size")])
+    | claim                   | verdict       | evidence                                                               |
+    |-------------------------|---------------|------------------------------------------------------------------------|
+    | decay beats constant    | cosine better | test_acc: cosine − const = +0.047 ± 0.003 SE (n = 3 paired, z = +14.0) |
+    | CLR helps larger models | not tested    | one model size                                                         |
     """
     print(markdown_table(["claim", "verdict", "evidence"], verdict_rows(claims)))
 

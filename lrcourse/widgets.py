@@ -25,7 +25,7 @@ optimizer = torch.optim.SGD(params, lr=0.1)
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100, eta_min=0.0)  # rises again after T_max; the course schedule holds min_lr
 >>> classify(gd_trajectory("quadratic", lr=0.9 * 2 / 10.0, steps=100))
 'converges'
-"""
+"""  # noqa: E501 - the torch code above is printed as it is, on one line
 from __future__ import annotations
 
 import copy
@@ -33,8 +33,9 @@ import dataclasses
 import math
 import queue
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -654,7 +655,7 @@ def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch
         run = make_run(choose.value, peak.value, epochs.value, ds, batch_size=batch_size)
         train.disabled = True
         try:
-            for history, finished in _train_in_background(run, ds, hidden):
+            for history in _train_in_background(run, ds, hidden):  # the last one is the History fit returned
                 acc = f", val acc {history.val_acc[-1]:.3f}" if history.val_acc else ""
                 status.value = f"epoch {len(history.epoch_steps)}/{run.epochs}{acc}"
                 draw(run, history)
@@ -665,7 +666,7 @@ def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch
             train.disabled = False
         if history.diverged:
             status.value += f" — <b>diverged</b> at step {history.diverged_at}: try a lower peak LR"
-        box.runs.append((run, finished))
+        box.runs.append((run, history))
 
     train.on_click(on_train)
     status.value = f"{ds!r}: press Train"
@@ -673,9 +674,8 @@ def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch
 
 
 def _train_in_background(run: Run, ds, hidden: Sequence[int]):
-    """Train ``run`` in a worker thread; yield ``(history so far, final History or None)`` per epoch.
-
-    The last item carries the History ``fit`` returned. ``fit`` and its callbacks only record;
+    """Train ``run`` in a worker thread; yield a copy of the history after each epoch, then the
+    History ``fit`` returned. ``fit`` and its callbacks only record;
     the caller draws. Leaving the loop early (an error, a kernel interrupt) stops the training
     at its next update.
     """
@@ -704,10 +704,9 @@ def _train_in_background(run: Run, ds, hidden: Sequence[int]):
             kind, item = feed.get()
             if kind == "error":
                 raise item
+            yield item
             if kind == "done":
-                yield item, item
                 return
-            yield item, None
     finally:
         stop.set()
         worker.join()

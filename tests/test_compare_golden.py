@@ -15,7 +15,6 @@ import math
 import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 from lrcourse.experiments import compare

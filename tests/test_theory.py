@@ -3,8 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from lrcourse.theory import (FUNCTIONS, classify, describe_run, gd_trajectory, least_squares_L, quadratic_gd,
-                             sharpness, stability_limit, surface)
+from lrcourse.theory import (
+    FUNCTIONS,
+    classify,
+    describe_run,
+    gd_trajectory,
+    least_squares_L,
+    quadratic_gd,
+    sharpness,
+    stability_limit,
+    surface,
+)
 
 
 class Bowl(torch.nn.Module):

@@ -12,9 +12,20 @@ import torch
 
 from lrcourse import schedules as S
 from lrcourse.experiments import RECIPES
-from lrcourse.widgets import (build_schedule, lr_explorer, param_specs, plateau_explorer, plateau_trace,
-                              preset_specs, schedule_curves, schedule_explorer, schedule_name,
-                              synthetic_val_loss, torch_equivalent, training_explorer)
+from lrcourse.widgets import (
+    build_schedule,
+    lr_explorer,
+    param_specs,
+    plateau_explorer,
+    plateau_trace,
+    preset_specs,
+    schedule_curves,
+    schedule_explorer,
+    schedule_name,
+    synthetic_val_loss,
+    torch_equivalent,
+    training_explorer,
+)
 
 
 # --- param_specs / build_schedule ----------------------------------------------------------------
@@ -85,7 +96,7 @@ def test_torch_equivalent_strings():
 def _run_code(code, steps):
     params = [torch.zeros(1, requires_grad=True)]
     ns = {"torch": torch, "params": params}
-    exec(code, ns)
+    exec(code, ns)  # noqa: S102 - running the generated torch code is the test
     opt, sched, lrs = ns["optimizer"], ns["scheduler"], []
     for _ in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
@@ -187,7 +198,7 @@ def test_training_explorer_trains_and_keeps_the_previous_run():
     assert run2.schedule == RECIPES["linear"](0.05, run2.total_steps)
     np.testing.assert_allclose(h2.lr, run2.schedule.curve(run2.total_steps))  # the applied LR is the schedule
     assert "epoch 1/1" in w.children[2].value
-    grey = [l for l in w.figure.axes[0].get_lines() if l.get_color() == "0.75"]
+    grey = [line for line in w.figure.axes[0].get_lines() if line.get_color() == "0.75"]
     assert len(grey) == 1 and len(grey[0].get_ydata()) == len(h1.loss)
     assert plt.get_fignums() == before
 
