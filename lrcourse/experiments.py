@@ -404,7 +404,9 @@ def _open_cache(cache_dir):
     except OSError as err:
         raise PermissionError(f"cache_dir {str(folder)!r} cannot be written ({err.strerror or err}): "
                               "choose a folder you can write to, or cache_dir=None") from None
-    return Memory(folder, verbose=0).cache(_remember, ignore=["row"])
+    store = Memory(folder, verbose=0).cache(_remember, ignore=["row"])
+    store.check_call_in_cache("", None)  # records _remember's code in the folder: joblib compares it on every read
+    return store
 
 
 def _is_row(row, key: str) -> bool:
@@ -415,7 +417,7 @@ def _is_row(row, key: str) -> bool:
 
 def _cache_read(store, key: str) -> dict | None:
     """The cached row, or None: absent, unreadable or malformed entries are misses (and recomputed)."""
-    if store is None or not store.check_call_in_cache(key, None):
+    if store is None:
         return None
     try:
         with warnings.catch_warnings():
@@ -490,9 +492,10 @@ def compare(
     shuffling seeds. ``target_acc``: report the first epoch reaching this validation accuracy.
     ``optimizer``: "sgd" (with ``momentum``), "adam" or "adamw"; ``weight_decay`` for all three.
 
-    ``cache_dir``: reuse runs stored there (a ``joblib.Memory``; the key hashes the config, the
-    schedule's LR values over the run, the torch version and the source of the modules a run
-    uses). ``n_jobs > 1``: that many worker processes (``joblib``'s loky backend, one torch
+    ``cache_dir``: reuse runs stored there (a ``joblib.Memory``, written only by this process;
+    the key hashes the config, the schedule's LR values over the run, the torch version and the
+    source of the modules a run uses). joblib stores pickles: use a cache folder only if you trust
+    whoever wrote into it. ``n_jobs > 1``: that many worker processes (``joblib``'s loky backend, one torch
     thread each). ``executor``: any ``concurrent.futures.Executor`` of processes instead, e.g. a
     Dask cluster's ``Client(...).get_executor()`` (its workers need lrcourse installed). The rows
     are identical in every case.
