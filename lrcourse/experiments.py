@@ -409,13 +409,16 @@ def _open_cache(cache_dir):
     return store
 
 
-def _is_row(row, key: str) -> bool:
+def _is_row(row, config: RunConfig, key: str) -> bool:
+    """A complete row of ``config``: every column, the three curves, and the config's own labels."""
     return (isinstance(row, dict) and row.get("config") == key and all(k in row for k in SCALARS)
             and isinstance(row.get("curves"), dict)
-            and all(isinstance(row["curves"].get(k), list) for k in ("train_loss", "val_loss", "val_acc")))
+            and all(isinstance(row["curves"].get(k), list) for k in ("train_loss", "val_loss", "val_acc"))
+            and (row["schedule"], row["peak_lr"], row["seed"], row["seed_offset"], row.get("schedule_repr"))
+            == (config.name, config.peak_lr, config.seed, config.seed_offset, repr(config.schedule)))
 
 
-def _cache_read(store, key: str) -> dict | None:
+def _cache_read(store, config: RunConfig, key: str) -> dict | None:
     """The cached row, or None: absent, unreadable or malformed entries are misses (and recomputed)."""
     if store is None:
         return None
@@ -425,7 +428,7 @@ def _cache_read(store, key: str) -> dict | None:
             row = store(key, None)
     except LookupError:
         return None
-    return row if _is_row(row, key) else None
+    return row if _is_row(row, config, key) else None
 
 
 def _cache_write(store, key: str, row: dict) -> None:
@@ -517,7 +520,7 @@ def compare(
                             weight_decay=weight_decay, target_acc=target_acc)
     store = _open_cache(cache_dir)
     keys = [cfg.key() for cfg in configs]
-    rows: list[dict | None] = [_cache_read(store, key) for key in keys]
+    rows: list[dict | None] = [_cache_read(store, cfg, key) for cfg, key in zip(configs, keys)]
     for row in rows:
         if row is not None:  # a new target accuracy is read off the cached curves, not trained for
             row["epochs_to_target"] = epochs_to_target(row["curves"]["val_acc"], target_acc)

@@ -105,13 +105,16 @@ def test_cache_reuses_runs_and_recomputes_corrupt_files(tmp_path, monkeypatch):
 
     calls = []
     monkeypatch.setattr(E, "run_one", lambda config: calls.append(config) or original(config))
-    truncated, malformed = _entries(tmp_path)[:2]
+    truncated, malformed, relabelled = _entries(tmp_path)[:3]
     truncated.write_bytes(truncated.read_bytes()[:20])
     row = joblib.load(malformed)
     del row["val_acc"], row["curves"]["val_acc"]  # a readable entry that is not a row: a miss, never a KeyError
     joblib.dump(row, malformed)
+    row = joblib.load(relabelled)
+    row["peak_lr"] *= 2  # a row whose labels are not its config's is not trusted either
+    joblib.dump(row, relabelled)
     fourth = compare(["constant", "cosine"], lrs=[0.1], seeds=[0, 1], cache_dir=tmp_path, **TINY)
-    assert len(calls) == 2 and fourth.computed == 2
+    assert len(calls) == 3 and fourth.computed == 3
     assert _strip(fourth.rows) == _strip(first.rows)
     calls.clear()
     fifth = compare(["constant", "cosine"], lrs=[0.1], seeds=[0, 1], cache_dir=tmp_path, **TINY)
