@@ -33,6 +33,7 @@ import math
 import numbers
 import os
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -205,6 +206,16 @@ def run_one(config: RunConfig) -> dict:
     executor. Seeds are shifted by ``config.seed_offset``. Raises RuntimeError if the LR applied
     at some update differs from ``config.schedule(step)``.
     """
+    with _ONE_RUN_PER_PROCESS:  # e.g. a Dask worker with several threads: the runs take turns
+        return _run_one(config)
+
+
+#: torch's random state and thread count belong to the process, so two runs at once in one
+#: process (threads) would not be reproducible.
+_ONE_RUN_PER_PROCESS = threading.Lock()
+
+
+def _run_one(config: RunConfig) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -509,9 +520,9 @@ def compare(
             raise TypeError(f"executor must be a concurrent.futures.Executor (e.g. a Dask client.get_executor()), "
                             f"got {type(executor).__name__} {executor!r}")
         if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
-            raise ValueError("executor must run each run in a process of its own: threads of one process share "
-                             "torch's random state and thread count, so runs would not be reproducible; use a "
-                             "ProcessPoolExecutor or a Dask cluster of worker processes")
+            raise ValueError("executor must spread the runs over processes: threads of one process take turns "
+                             "(torch's random state and thread count belong to the process), so a thread pool "
+                             "gains nothing; use a ProcessPoolExecutor or a Dask cluster of worker processes")
         if n_jobs != 1:
             raise ValueError(f"give n_jobs or executor, not both: the executor decides the parallelism, "
                              f"got n_jobs={n_jobs}")

@@ -200,7 +200,7 @@ def test_any_process_executor_gives_the_same_rows(small):
 
 def test_dask_cluster_gives_the_same_rows(small):
     """Issue 18: the grid on a Dask cluster (two worker processes here) equals the local run."""
-    distributed = pytest.importorskip("distributed", reason="the 'scale' extra (dask[distributed]) is not installed")
+    import distributed  # the 'scale' extra, also in 'test'
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   worker_dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         res = compare(["constant", "cosine"], lrs=[0.05, 0.2], seeds=[0, 1], target_acc=0.5,
@@ -219,6 +219,15 @@ def test_bad_executor(make, n_jobs, error, words):
         compare(["constant"], lrs=[0.1], seeds=[0], n_jobs=n_jobs, executor=executor, **TINY)
     if hasattr(executor, "shutdown"):
         executor.shutdown()
+
+
+def test_runs_started_from_threads_of_one_process_take_turns(small):
+    """A Dask worker with several threads calls run_one concurrently: the rows must not change."""
+    configs = E.build_configs(["constant", "cosine"], [0.05, 0.2], [0, 1], target_acc=0.5,
+                              **{k: v for k, v in TINY.items() if k != "progress"})
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        rows = list(pool.map(E.run_one, configs))
+    assert _strip(rows) == _strip(small.rows)
 
 
 NOTEBOOK_CLASS = """
