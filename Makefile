@@ -1,4 +1,5 @@
-# `make lab` opens the course in JupyterLab; `make test` runs every test; `make replicate`
+# `make lab` opens the course in JupyterLab; `make test` runs every test; `make lint` checks the code
+# style (ruff); `make replicate`
 # re-runs every notebook with other draws of the seeds (LRCOURSE_SEED_OFFSET), so every claim a
 # notebook asserts must hold for them too. All create .venv and install the project when needed.
 #
@@ -14,7 +15,7 @@ PYTEST_ARGS ?=
 # two non-zero seed offsets; any others must pass too (`make replicate REPLICATE_OFFSETS="5 8"`)
 REPLICATE_OFFSETS ?= 1 2
 
-.PHONY: test replicate lab install clean benchmarks
+.PHONY: test replicate lab install clean benchmarks lint
 
 install: $(STAMP)
 
@@ -38,6 +39,11 @@ replicate: $(STAMP)
 	  LRCOURSE_SEED_OFFSET=$$k OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile --nbval-lax \
 	    --nbval-current-env notebooks/ $(PYTEST_ARGS) || exit 1; \
 	done
+
+# ruff (configured in pyproject.toml): the lint rules, then the formatting, changing nothing
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 lab: $(STAMP)
 	$(VENV)/bin/lrcourse lab

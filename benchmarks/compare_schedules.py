@@ -1,4 +1,4 @@
-"""The schedule comparison of SCIENCE.md, with lrcourse.experiments: MNIST-1D, MLP 40-256-256-10,
+"""The course's 30-epoch schedule comparison, with lrcourse.experiments: MNIST-1D, MLP 40-256-256-10,
 SGD + momentum 0.9, batch 64, every recipe at its own best peak LR from a small grid, 3 seeds.
 
 Prints (1) the cost of one run, against a hand-written PyTorch loop doing the same updates, so a

@@ -14,7 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as `make test`; the kernels inherit it
 
-from lrcourse.classroom import execute_notebook  # noqa: E402
+from lrcourse.classroom import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT_S = 60.0

@@ -50,7 +50,7 @@ def run(path: str, offset: int, timeout: int) -> dict:
         client.execute()
     except CellExecutionError as err:
         error = str(err).strip().splitlines()[-1][:200]
-    except Exception as err:  # a dead kernel, a timeout
+    except Exception as err:  # noqa: BLE001 - a dead kernel, a timeout: recorded as this offset's failure
         error = f"{type(err).__name__}: {str(err)[:200]}"
     wall = time.perf_counter() - start
     failed_cell = None

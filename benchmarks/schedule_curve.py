@@ -60,9 +60,9 @@ def main():
     print(f"steps: {N:.0e}; loops timed on {N_SLOW:.0e} steps and scaled x{N // N_SLOW}; median of {RUNS} runs")
     print(f"{'schedule':<22} {'curve(1e6)':>11} {'python loop':>12} {'torch step':>11} {'loop/curve':>11} {'torch/curve':>12}")
     for name, sched, make in CASES:
-        t_curve = median_time(lambda: sched.curve(N))
-        t_loop = median_time(lambda: python_loop(sched)) * (N // N_SLOW)
-        t_torch = median_time(lambda: torch_loop(make, 0.1)) * (N // N_SLOW)
+        t_curve = median_time(lambda sched=sched: sched.curve(N))
+        t_loop = median_time(lambda sched=sched: python_loop(sched)) * (N // N_SLOW)
+        t_torch = median_time(lambda make=make: torch_loop(make, 0.1)) * (N // N_SLOW)
         print(f"{name:<22} {t_curve * 1e3:>9.1f}ms {t_loop:>11.2f}s {t_torch:>10.2f}s "
               f"{t_loop / t_curve:>10.0f}x {t_torch / t_curve:>11.0f}x")
 

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+from lrcourse.results import text_table as _table  # the one aligned-columns printer
 
 
 class UsageError(Exception):
@@ -73,6 +76,25 @@ def _positive(kind):
     return parse
 
 
+def _ranged(kind, low=None, high=None, high_open=False):
+    """An argparse type: a finite ``kind`` in [low, high] (``high_open``: high excluded)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text!r}")
+        if high is not None and (value >= high if high_open else value > high):
+            raise argparse.ArgumentTypeError(f"must be {'<' if high_open else '<='} {high}, got {text!r}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def _out_dir(path: str) -> Path:
     from lrcourse.classroom import ClassroomError, _make_dir
 
@@ -81,11 +103,6 @@ def _out_dir(path: str) -> Path:
     except ClassroomError as err:
         raise UsageError(str(err)) from None
     return Path(path)
-
-
-def _table(rows) -> str:
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
 # ----------------------------------------------------------------------------------- commands
@@ -121,65 +138,49 @@ def cmd_run(args) -> int:
     return 1 if failed else 0
 
 
-def _load_data(name: str):
-    data = _require("lrcourse.data", "--data")
-    makers = {"digits": data.digits, "mnist1d": data.mnist1d}
-    return makers[name]()
-
-
-def cmd_find_lr(args) -> int:
-    import torch
-
-    range_test = _require("lrcourse.range_test", "lrcourse find-lr")
-    models = _require("lrcourse.models", "lrcourse find-lr")
-    plotting = _require("lrcourse.plotting", "lrcourse find-lr")
-    out = _out_dir(args.out)
-    ds = _load_data(args.data)
-    model = models.mlp(ds.num_features, hidden=tuple(args.hidden), out_features=ds.num_classes,
-                       seed=args.seed).to(ds.train[0].device)
-    if args.optimizer == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=args.momentum)
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    result = range_test.lr_range_test(model, ds.train, optimizer=opt, batch_size=args.batch_size,
-                                      num_steps=args.steps, seed=args.seed, progress=not args.no_progress)
-    print(f"{result!r}")
-    rows = [("rule", "suggested lr")] + [(rule, f"{lr:.3g}") for rule, lr in result.suggestions().items()]
-    print(_table(rows))
+def _figure(*shape, **kwargs):
+    """A matplotlib figure drawn off-screen (the Agg backend: a file, never a window)."""
     import matplotlib
 
-    matplotlib.use("Agg")  # a file, never a window
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    return plt.subplots(*shape, **kwargs)
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+# Files are written before anything is printed: `lrcourse find-lr | head` keeps the plot.
+def cmd_find_lr(args) -> int:
+    from lrcourse import experiments, models, plotting, range_test
+
+    out = _out_dir(args.out)
+    ds = experiments.load_data(args.data, device=None)
+    model = models.mlp(ds.num_features, hidden=tuple(args.hidden), out_features=ds.num_classes,
+                       seed=args.seed).to(ds.train[0].device)
+    opt = experiments.make_optimizer(args.optimizer, model.parameters(), lr=1e-3, momentum=args.momentum)
+    result = range_test.lr_range_test(model, ds.train, optimizer=opt, batch_size=args.batch_size,
+                                      num_steps=args.steps, seed=args.seed, progress=not args.no_progress)
+    fig, ax = _figure(figsize=(6, 4))
     plotting.plot_range_test(result, ax=ax)
     ax.set_title(f"LR range test: {args.data}, mlp, {args.optimizer}")
     png = out / f"find_lr_{args.data}_{args.optimizer}.png"
-    fig.savefig(png, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, png)
+    print(f"{result!r}")
+    rows = [("rule", "suggested lr")] + [(rule, f"{lr:.3g}") for rule, lr in result.suggestions().items()]
+    print(_table(rows))
     print(f"plot: {png}")
     return 0
 
 
-def _plot_compare(res, ax_sweep, ax_curves) -> None:
-    """Accuracy vs peak LR (mean ± std over seeds) and the best run's validation curves."""
-    for name, points in res.sweep("val_acc").items():
-        lrs, means, stds = zip(*points)
-        line, = ax_sweep.plot(lrs, means, marker="o", label=name)
-        ax_sweep.fill_between(lrs, [m - s for m, s in zip(means, stds)],
-                              [m + s for m, s in zip(means, stds)], color=line.get_color(), alpha=0.2)
-        curves = res.curves(name)["val_acc"]
-        for i, c in enumerate(curves):
-            ax_curves.plot(range(1, len(c) + 1), c, color=line.get_color(), alpha=0.7,
-                           label=name if i == 0 else None)
-    ax_sweep.set(xscale="log", xlabel="peak LR", ylabel="final val accuracy", title="each schedule's LR sweep")
-    ax_curves.set(xlabel="epoch", ylabel="val accuracy", title="at each schedule's best peak LR")
-    ax_sweep.legend()
-    ax_curves.legend()
-
-
 def cmd_compare(args) -> int:
-    experiments = _require("lrcourse.experiments", "lrcourse compare")
+    from lrcourse import experiments, plotting
+
     out = _out_dir(args.out)
     schedules = _csv_list(args.schedules, str, "schedules")
     lrs = _csv_list(args.lrs, float, "lrs")
@@ -190,21 +191,16 @@ def cmd_compare(args) -> int:
                                   progress=not args.no_progress)
     except (ValueError, TypeError) as err:  # an unknown schedule name, a bad LR: the user's input
         raise UsageError(str(err)) from None
-    print(res.to_markdown())
     csv_path = out / "compare.csv"
     res.to_csv(csv_path)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
-    _plot_compare(res, ax1, ax2)
+    fig, (ax1, ax2) = _figure(1, 2, figsize=(12, 4), layout="constrained")
+    plotting.plot_lr_sweep(res, ax=ax1)  # each schedule's own best peak, chosen on val (the star)
+    plotting.plot_comparison(res, ax=ax2)  # and what it reaches there, on test
     fig.suptitle(f"{args.data}: {len(schedules)} schedules x {len(lrs)} peak LRs x {args.seeds} seeds, "
                  f"{args.epochs} epochs")
     png = out / "compare.png"
-    fig.savefig(png, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, png)
+    print(res.to_markdown())
     print(f"CSV: {csv_path}\nplot: {png}")
     return 0
 
@@ -285,7 +281,7 @@ def _kernel_line() -> tuple[bool, str]:
     for name, folder in KernelSpecManager().find_kernel_specs().items():
         try:
             argv0 = KernelSpecManager().get_kernel_spec(name).argv[0]
-        except Exception:
+        except Exception:  # noqa: BLE001 - one broken kernel spec must not stop the doctor
             continue
         # jupyter_client runs a bare "python"/"python3" with the interpreter that runs Jupyter,
         # so such a spec inside this environment's prefix means this interpreter too.
@@ -314,7 +310,7 @@ def cmd_doctor(args) -> int:
 
         device = get_device()
         lines.append((True, f"device: {device} (set LRCOURSE_DEVICE to override)"))
-    except Exception as err:  # a broken torch install or a bad LRCOURSE_DEVICE
+    except Exception as err:  # noqa: BLE001 - a broken torch install or a bad LRCOURSE_DEVICE: report it
         lines.append((False, f"device: {type(err).__name__}: {err}"))
     lines.append(_kernel_line())
     widgets = _version("jupyterlab_widgets")
@@ -327,6 +323,9 @@ def cmd_doctor(args) -> int:
 
 
 # ------------------------------------------------------------------------------------ parser
+OPTIMIZERS = ("sgd", "adam", "adamw")  # = lrcourse.experiments.OPTIMIZERS (a test checks), without importing torch
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="lrcourse", description="Learning rates and LR schedules, hands on: the course's command.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -335,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("lab", help="open the course in JupyterLab",
                        description="Open JupyterLab on notebooks/00_start_here.ipynb (from the course folder).")
-    s.add_argument("--port", type=_positive(int), help="port for the Jupyter server")
+    s.add_argument("--port", type=_ranged(int, 1, 65535), help="port for the Jupyter server (1-65535)")
     s.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     s.set_defaults(func=cmd_lab)
 
@@ -355,11 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--data", choices=["digits", "mnist1d"], default="digits")
     s.add_argument("--model", choices=["mlp"], default="mlp")
     s.add_argument("--hidden", type=_positive(int), nargs="+", default=[128, 128], help="hidden widths")
-    s.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
-    s.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    s.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    s.add_argument("--momentum", type=_ranged(float, 0, 1, high_open=True), default=0.9,
+                   help="SGD momentum, in [0, 1) (default: 0.9)")
     s.add_argument("--batch-size", type=_positive(int), default=64)
-    s.add_argument("--steps", type=_positive(int), default=100, help="updates in the sweep (default: 100)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--steps", type=_ranged(int, 2), default=100, help="updates in the sweep, >= 2 (default: 100)")
+    s.add_argument("--seed", type=_ranged(int, 0), default=0, help="seed, >= 0 (default: 0)")
     s.add_argument("--out", default="build", help="folder for the plot (default: build)")
     s.add_argument("--no-progress", **no_progress)
     s.set_defaults(func=cmd_find_lr)
@@ -375,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=_positive(int), default=30)
     s.add_argument("--hidden", type=_positive(int), nargs="+", default=[256, 256], help="hidden widths")
     s.add_argument("--batch-size", type=_positive(int), default=64)
-    s.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
+    s.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
     s.add_argument("--jobs", type=_positive(int), default=1, help="runs trained at once (default: 1)")
     s.add_argument("--cache", default=None, help="folder to reuse finished runs from")
     s.add_argument("--out", default="build", help="folder for compare.csv and compare.png (default: build)")
@@ -423,15 +423,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         prog = f"lrcourse {args.command}"
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, where it is handled, not at interpreter exit
+        return status
     except (UsageError, ClassroomError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lrcourse find-lr | head`: the reader has gone, nobody to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit-time flush must not fail
+        return 141  # as a program stopped by SIGPIPE
     except OSError as err:  # a folder that vanished, a disk that filled up: say which file
-        print(f"{prog}: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"{prog}: error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
 
 

@@ -1,154 +1,102 @@
 r"""Schedules x peak LRs x seeds -> tidy results: the controlled comparison, as a function.
 
 A fair schedule comparison gives every schedule the same budget (``epochs``), model, data,
-optimizer and seeds, scales each schedule to that budget, and lets each schedule pick **its
-own** best peak LR from a grid: schedules have different optimal peaks, so one shared peak LR
-decides the ranking before training starts (notebook 10 measures this). ``compare`` runs that
-grid, chooses each schedule's peak on the validation split and reports it on the test split
-(choosing and reporting on the same samples would inflate the winner):
+optimizer and seeds, scales each schedule to that budget (``lrcourse.recipes``), and lets each
+schedule pick **its own** best peak LR from a grid: schedules have different optimal peaks, so
+one shared peak LR decides the ranking before training starts (notebook 10 measures this).
+``compare`` runs that grid, chooses each schedule's peak on the validation split and reports it
+on the test split (choosing and reporting on the same samples would inflate the winner):
 
 >>> res = compare(["constant", "cosine"], lrs=[0.03, 0.1], seeds=[0, 1],
 ...               data="digits", hidden=(32,), epochs=2, progress=False)   # doctest: +SKIP
 >>> print(res)                                                           # doctest: +SKIP
 
 Each run is a pure function of its :class:`RunConfig` (``run_one(config) -> dict``), so runs
-can be cached on disk (``cache_dir``), run in parallel (``n_jobs``) and compared row by row.
-Seeds are shifted by ``LRCOURSE_SEED_OFFSET`` (``lrcourse.seeding``): the offset in force when
-the grid is built is stored in each config, so worker processes reproduce it.
-A run also checks that the LR the optimizer actually applied at every update equals the
-intended schedule, and raises if it does not.
+can be cached on disk (``cache_dir``, a ``joblib.Memory``), run in worker processes
+(``n_jobs``, ``joblib.Parallel``) or on any ``concurrent.futures.Executor`` (a Dask cluster's
+``client.get_executor()``), and the rows are the same wherever they ran. Seeds are shifted by
+``LRCOURSE_SEED_OFFSET`` (``lrcourse.seeding``): the offset in force when the grid is built is
+stored in each config, so any worker reproduces it. A run also checks that the LR the optimizer
+actually applied at every update equals the intended schedule, and raises if it does not.
+
+The tables and verdicts live in ``lrcourse.results`` (:class:`Results`, re-exported here), the
+recipes in ``lrcourse.recipes`` (:data:`RECIPES`, re-exported here).
 """
 from __future__ import annotations
 
 import concurrent.futures
-import csv
 import dataclasses
 import functools
 import hashlib
-import io
 import json
 import math
-import multiprocessing
+import numbers
 import os
-import statistics
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+import torch
+
+import lrcourse
+from lrcourse import _checks
 from lrcourse import schedules as S
-from lrcourse.evidence import Verdict, compare_arms
+from lrcourse.data import as_batches, digits, mnist1d
+from lrcourse.models import ACTIVATIONS, mlp
+from lrcourse.recipes import RECIPES, recipe
+from lrcourse.results import SCALARS, Results
 from lrcourse.seeding import seed_offset, use_offset
+from lrcourse.training import evaluate, fit
 
-# --------------------------------------------------------------------------------------------
-# Recipes: a schedule scaled to a run, from (peak LR, number of updates)
-# --------------------------------------------------------------------------------------------
-
-
-def constant(peak_lr: float, total_steps: int):
-    """The peak LR throughout: the control every decay is measured against.
-
-    >>> constant(0.1, 100)(99)
-    0.1
-    """
-    return S.Constant(lr=peak_lr)
-
-
-def step(peak_lr: float, total_steps: int):
-    """Divide by 10 at 50% and again at 75% of the budget (the classic ResNet recipe).
-
-    >>> [round(step(1.0, 100)(t), 3) for t in (49, 50, 75)]
-    [1.0, 0.1, 0.01]
-    """
-    b1, b2 = round(0.5 * total_steps), round(0.75 * total_steps)
-    return S.PiecewiseConstant(boundaries=(b1, b2), values=(peak_lr, peak_lr / 10, peak_lr / 100))
-
-
-def exponential(peak_lr: float, total_steps: int):
-    r"""Smooth exponential decay to 1% of the peak at the end: :math:`\eta_t = \eta_0\,0.01^{t/T}`.
-
-    >>> [round(exponential(1.0, 100)(t), 3) for t in (0, 50, 100)]
-    [1.0, 0.1, 0.01]
-    """
-    return S.ExponentialDecay(lr=peak_lr, decay_rate=0.01, decay_steps=total_steps)
-
-
-def cosine(peak_lr: float, total_steps: int):
-    """Cosine annealing from the peak to 0 over the budget (Loshchilov & Hutter 2017).
-
-    >>> [round(cosine(1.0, 100)(t), 3) for t in (0, 50, 100)]
-    [1.0, 0.5, 0.0]
-    """
-    return S.CosineAnnealing(lr=peak_lr, total_steps=total_steps)
-
-
-def linear(peak_lr: float, total_steps: int):
-    """Linear decay from the peak to 0 over the budget (Defazio et al. 2023).
-
-    >>> [round(linear(1.0, 100)(t), 3) for t in (0, 50, 100)]
-    [1.0, 0.5, 0.0]
-    """
-    return S.Linear(start_lr=peak_lr, end_lr=0.0, total_steps=total_steps)
-
-
-def polynomial(peak_lr: float, total_steps: int):
-    r"""Polynomial decay with power 2 to 0: :math:`\eta_t = \eta_0 (1 - t/T)^2`.
-
-    >>> [round(polynomial(1.0, 100)(t), 3) for t in (0, 50, 100)]
-    [1.0, 0.25, 0.0]
-    """
-    return S.PolynomialDecay(lr=peak_lr, total_steps=total_steps, end_lr=0.0, power=2.0)
-
-
-def onecycle(peak_lr: float, total_steps: int):
-    """1cycle (Smith & Topin 2017) with the library defaults: warm up to the peak, anneal far below.
-
-    >>> round(max(onecycle(1.0, 100)(t) for t in range(100)), 3)
-    1.0
-    """
-    return S.OneCycle(max_lr=peak_lr, total_steps=total_steps)
-
-
-def wsd(peak_lr: float, total_steps: int):
-    """Warmup-stable-decay (Hu et al. 2024) without warmup: hold the peak, decay to 0 in the last 20%.
-
-    No warmup, so that it differs from ``constant`` only by its decay phase.
-
-    >>> [round(wsd(1.0, 100)(t), 3) for t in (0, 79, 100)]
-    [1.0, 1.0, 0.0]
-    """
-    decay_steps = max(1, round(0.2 * total_steps))
-    return S.WarmupStableDecay(max_lr=peak_lr, total_steps=total_steps, warmup_steps=0, decay_steps=decay_steps)
-
-
-def cyclic(peak_lr: float, total_steps: int):
-    """Triangular CLR (Smith 2017): 4 full cycles between peak/10 and the peak, ending at peak/10.
-
-    >>> [round(cyclic(1.0, 80)(t), 3) for t in (0, 10, 20)]
-    [0.1, 1.0, 0.1]
-    """
-    return S.Cyclic(base_lr=peak_lr / 10, max_lr=peak_lr, step_size_up=max(1, round(total_steps / 8)))
-
-
-def cosine_restarts(peak_lr: float, total_steps: int):
-    """SGDR (Loshchilov & Hutter 2017): 3 cosine cycles of lengths c, 2c, 4c with 7c >= the budget.
-
-    >>> s = cosine_restarts(1.0, 70)
-    >>> [round(s(t), 3) for t in (0, 10, 30, 69)]   # restarts at 10 and 30
-    [1.0, 1.0, 1.0, 0.002]
-    """
-    return S.CosineWarmRestarts(lr=peak_lr, cycle_steps=max(1, math.ceil(total_steps / 7)), cycle_mult=2)
-
-
-#: The standard recipes, name -> ``factory(peak_lr, total_steps) -> schedule``. Shared by the
-#: notebooks and the CLI; each factory's docstring says exactly what it builds.
-RECIPES: dict[str, Callable] = {
-    f.__name__: f
-    for f in (constant, step, exponential, cosine, linear, polynomial, onecycle, wsd, cyclic, cosine_restarts)
-}
+__all__ = ["RunConfig", "run_one", "build_configs", "compare", "load_data", "steps_per_epoch", "make_optimizer",
+           "epochs_to_target", "DATASETS", "OPTIMIZERS", "RECIPES", "Results", "SCALARS"]
 
 DATASETS = ("digits", "mnist1d")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+# --------------------------------------------------------------------------------------------
+# Data and optimizer by name
+# --------------------------------------------------------------------------------------------
+
+
+def load_data(name: str, device="cpu"):
+    """The dataset called ``name`` (one of :data:`DATASETS`) with the current seed offset.
+
+    Each (name, offset, device) is built once per process (MNIST-1D takes about a second).
+    ``device="cpu"`` by default: the comparison's tiny models are reproducible in any process
+    there; ``None`` means ``get_device()``.
+    """
+    _checks.choice("data", name, DATASETS)
+    return _load_data(name, seed_offset(), None if device is None else str(device))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_data(name: str, offset: int, device: str | None):
+    with use_offset(offset):
+        return {"digits": digits, "mnist1d": mnist1d}[name](device=device)
+
+
+def steps_per_epoch(data: str, batch_size: int) -> int:
+    """Optimizer updates per epoch on dataset ``data``: ``ceil(n_train / batch_size)`` (last batch kept)."""
+    return load_data(data).steps_per_epoch(batch_size)
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    """``torch.optim`` optimizer ``name`` (one of :data:`OPTIMIZERS`) over ``params``.
+
+    ``momentum`` is SGD's (Adam and AdamW keep their default betas); ``weight_decay`` is L2 in
+    the gradient for SGD and Adam, decoupled for AdamW (Loshchilov & Hutter 2019).
+    """
+    _checks.choice("optimizer", name, OPTIMIZERS)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,8 +108,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 class RunConfig:
     """Everything that determines one training run; ``run_one(config)`` is a pure function of it.
 
-    ``schedule`` is the schedule already scaled to the run (a frozen dataclass from
-    ``lrcourse.schedules``); ``name`` is the label it is reported under.
+    ``schedule`` is the schedule already scaled to the run (a ``lrcourse.schedules`` schedule);
+    ``name`` is the label it is reported under; ``seed_offset`` the ``LRCOURSE_SEED_OFFSET`` in
+    force when the grid was built (so a worker anywhere reproduces the run).
     """
 
     name: str
@@ -177,10 +126,13 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     target_acc: float | None = None
-    seed_offset: int = 0  # LRCOURSE_SEED_OFFSET when the grid was built
+    seed_offset: int = 0
 
     def key(self) -> str:
-        """A hash of the config (target_acc excluded: it is computed from the curves) and versions."""
+        """The cache key: a hash of the config, the schedule's values over the run and the code.
+
+        ``target_acc`` is left out (it is computed from the curves, not trained for).
+        """
         d = dataclasses.asdict(self)
         d.pop("target_acc")
         d["schedule"] = _schedule_id(self.schedule, self.total_steps())
@@ -192,65 +144,45 @@ class RunConfig:
         return self.epochs * steps_per_epoch(self.data, self.batch_size)
 
 
+def _intended(schedule, n: int) -> list[float]:
+    """The schedule's LR at steps 0 .. n-1 (vectorised when it is an lrcourse ``Schedule``)."""
+    if hasattr(schedule, "curve"):
+        return [float(x) for x in schedule.curve(n)]
+    return [float(schedule(t)) for t in range(n)]
+
+
 def _schedule_id(schedule, total_steps: int) -> str:
-    """A stable text for a schedule: its repr for a dataclass, else its LR values over the run."""
-    if dataclasses.is_dataclass(schedule):
-        return repr(schedule)
-    values = ",".join(repr(v) for v in _intended(schedule, total_steps))
-    return type(schedule).__qualname__ + ":" + hashlib.sha256(values.encode()).hexdigest()
+    """What a run sees of its schedule: class, repr and the values it applies over the run.
+
+    ``fit`` reads a schedule only through its LR (and, for OneCycle, its momentum) at steps
+    0 .. T-1, so hashing those values identifies it exactly: editing the formula of a schedule
+    class defined in a notebook (whose source is in no module the key hashes) changes the key,
+    and so does a field hidden from the repr.
+    """
+    values = _intended(schedule, total_steps)
+    if callable(getattr(schedule, "momentum", None)):
+        values += [float(schedule.momentum(t)) for t in range(total_steps)]
+    digest = hashlib.sha256(",".join(map(repr, values)).encode()).hexdigest()
+    cls = type(schedule)
+    return f"{cls.__module__}.{cls.__qualname__}:{schedule!r}:{digest}"
 
 
-#: The modules a run's result depends on: their source is part of the cache key, so editing
-#: the training loop (not only bumping a version) invalidates cached runs.
-_RUN_MODULES = ("experiments", "training", "callbacks", "models", "data", "schedules", "torch_bridge", "device")
+#: Modules that cannot change a run's numbers (they only read or show results): their source
+#: is left out of the cache key. Every other module of the package is in, so a new module a run
+#: uses invalidates cached runs when it changes without anyone having to list it here.
+_NOT_IN_A_RUN = {"__init__", "__main__", "cli", "classroom", "exercises", "evidence", "plotting", "results",
+                 "widgets"}
 
 
 @functools.lru_cache(maxsize=1)
 def _versions() -> dict:
-    import importlib
-
-    import torch
-
-    import lrcourse
-
+    package = Path(lrcourse.__file__).parent
     code = hashlib.sha256()
-    for name in _RUN_MODULES:
-        code.update(Path(importlib.import_module(f"lrcourse.{name}").__file__).read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).with_suffix("").parts
+        if parts[0] not in _NOT_IN_A_RUN:
+            code.update("/".join(parts).encode() + b"\0" + path.read_bytes())
     return {"lrcourse": lrcourse.__version__, "torch": torch.__version__, "code": code.hexdigest()[:16]}
-
-
-def load_data(name: str):
-    """The dataset called ``name`` with the current seed offset (MNIST-1D takes about a second
-    to make, so each (name, offset) is built once per process)."""
-    if name not in DATASETS:
-        raise ValueError(f"data must be one of {DATASETS}, got {name!r}")
-    return _load_data(name, seed_offset())
-
-
-@functools.lru_cache(maxsize=8)
-def _load_data(name: str, offset: int):
-    from lrcourse import data
-
-    with use_offset(offset):
-        return getattr(data, name)(device="cpu")  # CPU: tiny models, reproducible in any process
-
-
-def steps_per_epoch(data: str, batch_size: int) -> int:
-    """Optimizer updates per epoch: ``ceil(n_train / batch_size)`` (the last batch may be short)."""
-    n = len(load_data(data).train[1])
-    return math.ceil(n / batch_size)
-
-
-def _make_optimizer(name: str, params, lr: float, momentum: float, weight_decay: float):
-    import torch
-
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
 
 
 def epochs_to_target(val_acc: Sequence[float], target_acc: float | None) -> int | None:
@@ -267,30 +199,23 @@ def epochs_to_target(val_acc: Sequence[float], target_acc: float | None) -> int 
     return None
 
 
-def _as_float_list(xs) -> list[float]:
-    return [float(x) for x in xs]
-
-
-def _intended(schedule, n: int) -> list[float]:
-    """The schedule's LR at steps 0 .. n-1 (vectorised when it is an lrcourse ``Schedule``)."""
-    if hasattr(schedule, "curve"):
-        return _as_float_list(schedule.curve(n))
-    return [float(schedule(t)) for t in range(n)]
-
-
 def run_one(config: RunConfig) -> dict:
     """Train one model as ``config`` says; return its row (a dict of plain numbers and lists).
 
-    Single-threaded, so the result is the same in any process and with any ``n_jobs``. Seeds are
-    shifted by ``config.seed_offset``. Raises RuntimeError if the LR applied at some update
-    differs from ``config.schedule(step)``.
+    Single-threaded, so the result is the same in any process, with any ``n_jobs`` and on any
+    executor. Seeds are shifted by ``config.seed_offset``. Raises RuntimeError if the LR applied
+    at some update differs from ``config.schedule(step)``.
     """
-    import torch
+    with _ONE_RUN_PER_PROCESS:  # e.g. a Dask worker with several threads: the runs take turns
+        return _run_one(config)
 
-    from lrcourse.data import as_batches
-    from lrcourse.models import mlp
-    from lrcourse.training import evaluate, fit
 
+#: torch's random state and thread count belong to the process, so two runs at once in one
+#: process (threads) would not be reproducible.
+_ONE_RUN_PER_PROCESS = threading.Lock()
+
+
+def _run_one(config: RunConfig) -> dict:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -298,8 +223,8 @@ def run_one(config: RunConfig) -> dict:
             ds = load_data(config.data)
             model = mlp(ds.num_features, hidden=config.hidden, out_features=ds.num_classes,
                         activation=config.activation, seed=config.seed)
-            opt = _make_optimizer(config.optimizer, model.parameters(), config.peak_lr, config.momentum,
-                                  config.weight_decay)
+            opt = make_optimizer(config.optimizer, model.parameters(), config.peak_lr, config.momentum,
+                                 config.weight_decay)
             start = time.perf_counter()
             hist = fit(model, ds.train, ds.val, epochs=config.epochs, optimizer=opt,
                        batch_size=config.batch_size, schedule=config.schedule, step_per="batch",
@@ -310,7 +235,7 @@ def run_one(config: RunConfig) -> dict:
     finally:
         torch.set_num_threads(threads)
 
-    applied = _as_float_list(hist.lr)
+    applied = [float(x) for x in hist.lr]
     intended = _intended(config.schedule, len(applied))
     bad = [t for t, (a, b) in enumerate(zip(applied, intended)) if not math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12)]
     if bad:
@@ -318,7 +243,7 @@ def run_one(config: RunConfig) -> dict:
         raise RuntimeError(f"applied LR differs from the schedule at step {t}: {applied[t]!r} != {intended[t]!r} "
                            f"({len(bad)} of {len(applied)} updates differ; schedule {config.schedule!r})")
 
-    curves = {k: _as_float_list(getattr(hist, k)) for k in ("train_loss", "val_loss", "val_acc")}
+    curves = {k: [float(x) for x in getattr(hist, k)] for k in ("train_loss", "val_loss", "val_acc")}
     val_loss = curves["val_loss"]
     return {
         "schedule": config.name,
@@ -342,42 +267,6 @@ def run_one(config: RunConfig) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Cache: one small JSON file per run, keyed by the config hash, written atomically
-# --------------------------------------------------------------------------------------------
-
-
-def _cache_path(cache_dir, key: str) -> Path:
-    return Path(cache_dir) / f"run-{key}.json"
-
-
-def _cache_read(cache_dir, key: str) -> dict | None:
-    """The cached row, or None if absent or unreadable (a corrupt file is recomputed)."""
-    path = _cache_path(cache_dir, key)
-    try:
-        row = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(row, dict) or row.get("config") != key or "curves" not in row:
-        return None
-    return row
-
-
-def _cache_write(cache_dir, key: str, row: dict) -> None:
-    """Write via a temporary file and ``os.replace`` so a reader never sees half a file."""
-    path = _cache_path(cache_dir, key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(row, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-# --------------------------------------------------------------------------------------------
 # The grid
 # --------------------------------------------------------------------------------------------
 
@@ -392,10 +281,10 @@ def _resolve_schedules(schedules) -> dict[str, Callable]:
         items = []
         for s in schedules:
             if isinstance(s, str):
-                if s not in RECIPES:
-                    raise ValueError(f"schedules: unknown schedule {s!r}; valid names are {sorted(RECIPES)} "
-                                     "(or pass a factory peak_lr, total_steps -> schedule)")
-                items.append((s, RECIPES[s]))
+                try:
+                    items.append((s, recipe(s)))  # the name as given: an old alias keeps its label
+                except ValueError as err:
+                    raise ValueError(f"schedules: {err}") from None
             elif callable(s):
                 items.append((getattr(s, "__name__", repr(s)), s))
             else:
@@ -412,20 +301,62 @@ def _resolve_schedules(schedules) -> dict[str, Callable]:
     return out
 
 
+def _is_number(x) -> bool:
+    return isinstance(_checks.scalar(x), numbers.Number) and not isinstance(x, (str, bytes))
+
+
 def _check_lrs(lrs, label="lrs") -> list[float]:
-    lrs = [lrs] if isinstance(lrs, (int, float)) else list(lrs)
+    lrs = [lrs] if _is_number(lrs) else list(lrs)
     if not lrs:
         raise ValueError(f"{label} must hold at least one peak LR, got {lrs!r}")
-    for lr in lrs:
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"{label} must hold positive finite numbers, got {lr!r}")
+    lrs = [_checks.positive(label, lr) for lr in lrs]
     if len(set(lrs)) != len(lrs):
         raise ValueError(f"{label} must not repeat a peak LR, got {lrs!r}")
-    return [float(lr) for lr in lrs]
+    return lrs
+
+
+def _check_seeds(seeds) -> list[int]:
+    seeds = [seeds] if _is_number(seeds) else list(seeds)
+    if not seeds:
+        raise ValueError(f"seeds must hold at least one seed, got {seeds!r}")
+    seeds = [_checks.integer("seeds", s, minimum=0) for s in seeds]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat a seed, got {seeds!r}")
+    return seeds
+
+
+def _check_hidden(hidden) -> tuple[int, ...]:
+    if _is_number(hidden) or isinstance(hidden, (str, bytes)) or not isinstance(hidden, Iterable):
+        raise TypeError(f"hidden must be a sequence of layer widths such as (32,) or (256, 256), "
+                        f"got {type(hidden).__name__} {hidden!r}")
+    return tuple(_checks.integer(f"hidden[{i}]", h, minimum=1) for i, h in enumerate(hidden))
+
+
+def _check_settings(settings: dict) -> dict:
+    """The run settings of ``compare``, checked and normalised to plain Python values."""
+    s = dict(settings)
+    s["data"] = _checks.choice("data", s.get("data", "mnist1d"), DATASETS)
+    s["hidden"] = _check_hidden(s.get("hidden", (256, 256)))
+    s["activation"] = _checks.choice("activation", s.get("activation", "relu"), ACTIVATIONS)
+    s["epochs"] = _checks.integer("epochs", s.get("epochs", 30), minimum=1)
+    s["batch_size"] = _checks.integer("batch_size", s.get("batch_size", 64), minimum=1)
+    s["optimizer"] = _checks.choice("optimizer", s.get("optimizer", "sgd"), OPTIMIZERS)
+    s["momentum"] = _checks.real("momentum", s.get("momentum", 0.9), low=0, high=1, high_open=True)
+    s["weight_decay"] = _checks.non_negative("weight_decay", s.get("weight_decay", 0.0))
+    if s.get("target_acc") is not None:
+        s["target_acc"] = _checks.real("target_acc", s["target_acc"], low=0, high=1, low_open=True)
+    unknown = sorted(set(s) - {f.name for f in dataclasses.fields(RunConfig)})
+    if unknown:
+        raise TypeError(f"unknown run settings {unknown}")
+    return s
 
 
 def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
-    """The grid of :class:`RunConfig`, schedule-major, then peak LR, then seed (``compare``'s order)."""
+    """The grid of :class:`RunConfig`, schedule-major, then peak LR, then seed (``compare``'s order).
+
+    ``settings`` are :class:`RunConfig` fields (``data``, ``hidden``, ``epochs``, ...); numpy
+    scalars are accepted and stored as Python numbers.
+    """
     factories = _resolve_schedules(schedules)
     if isinstance(lrs, Mapping):
         missing = [n for n in factories if n not in lrs]
@@ -435,30 +366,10 @@ def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
     else:
         grid = _check_lrs(lrs)
         grids = {n: grid for n in factories}
-    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
-    if not seeds:
-        raise ValueError(f"seeds must hold at least one seed, got {seeds!r}")
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise ValueError(f"seeds must hold non-negative integers, got {s!r}")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must not repeat a seed, got {seeds!r}")
-    epochs = settings.get("epochs", 30)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    batch_size = settings.get("batch_size", 64)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if settings.get("data", "mnist1d") not in DATASETS:
-        raise ValueError(f"data must be one of {DATASETS}, got {settings.get('data')!r}")
-    if settings.get("optimizer", "sgd") not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {settings.get('optimizer')!r}")
-    target = settings.get("target_acc")
-    if target is not None and not (0 < target <= 1):
-        raise ValueError(f"target_acc must be in (0, 1] or None, got {target!r}")
-    settings["hidden"] = tuple(int(h) for h in settings.get("hidden", (256, 256)))
+    seeds = _check_seeds(seeds)
+    settings = _check_settings(settings)
 
-    total = epochs * steps_per_epoch(settings.get("data", "mnist1d"), batch_size)
+    total = settings["epochs"] * steps_per_epoch(settings["data"], settings["batch_size"])
     offset = seed_offset()
     configs = []
     for name, factory in factories.items():
@@ -473,10 +384,98 @@ def build_configs(schedules, lrs, seeds, **settings) -> list[RunConfig]:
     return configs
 
 
-def _init_worker() -> None:
-    import torch
+# --------------------------------------------------------------------------------------------
+# The cache: a joblib.Memory in cache_dir, read and written by the process that calls compare
+# --------------------------------------------------------------------------------------------
 
-    torch.set_num_threads(1)
+
+def _remember(key: str, row: dict | None) -> dict:
+    """What the cache stores under ``key``: the row it is given (``row`` is not part of the hash).
+
+    Called with ``row=None`` only to read an entry back: if the entry is missing or unreadable,
+    joblib calls this function, which raises, so nothing is stored for a miss.
+    """
+    if row is None:
+        raise LookupError(f"no cached run {key}")
+    return row
+
+
+def _open_cache(cache_dir):
+    """The cache in ``cache_dir`` (created), or None; fails now if the folder cannot be written."""
+    if cache_dir is None:
+        return None
+    from joblib import Memory
+
+    folder = Path(cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".lrcourse-write-test-")  # a unique name: safe with 2 runs
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise PermissionError(f"cache_dir {str(folder)!r} cannot be written ({err.strerror or err}): "
+                              "choose a folder you can write to, or cache_dir=None") from None
+    store = Memory(folder, verbose=0).cache(_remember, ignore=["row"])
+    store.check_call_in_cache("", None)  # records _remember's code in the folder: joblib compares it on every read
+    return store
+
+
+def _is_row(row, config: RunConfig, key: str) -> bool:
+    """A complete row of ``config``: every column, the three curves, and the config's own labels."""
+    return (isinstance(row, dict) and row.get("config") == key and all(k in row for k in SCALARS)
+            and isinstance(row.get("curves"), dict)
+            and all(isinstance(row["curves"].get(k), list) for k in ("train_loss", "val_loss", "val_acc"))
+            and (row["schedule"], row["peak_lr"], row["seed"], row["seed_offset"], row.get("schedule_repr"))
+            == (config.name, config.peak_lr, config.seed, config.seed_offset, repr(config.schedule)))
+
+
+def _cache_read(store, config: RunConfig, key: str) -> dict | None:
+    """The cached row, or None: absent, unreadable or malformed entries are misses (and recomputed)."""
+    if store is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # joblib warns about an unreadable entry before calling _remember
+            row = store(key, None)
+    except LookupError:
+        return None
+    return row if _is_row(row, config, key) else None
+
+
+def _cache_write(store, key: str, row: dict) -> None:
+    if store is not None:
+        store.call(key, row)  # call, not store(...): replaces a malformed entry (written atomically by joblib)
+
+
+# --------------------------------------------------------------------------------------------
+# Running the grid: in this process, in joblib's worker processes or on any Executor
+# --------------------------------------------------------------------------------------------
+
+
+def _indexed_run(i: int, config: RunConfig) -> tuple[int, dict]:
+    return i, run_one(config)
+
+
+def _run_all(configs: list[RunConfig], n_jobs: int, executor) -> Iterator[tuple[int, dict]]:
+    """``(index, row)`` for each config, in the order the runs finish."""
+    if executor is not None:
+        futures = {executor.submit(run_one, cfg): i for i, cfg in enumerate(configs)}
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:
+            for fut in futures:  # an error or Ctrl-C: the runs not started yet are not started
+                fut.cancel()
+    elif n_jobs == 1 or len(configs) <= 1:
+        for i, cfg in enumerate(configs):
+            yield i, run_one(cfg)
+    else:
+        # loky workers: started once and reused by later calls; arguments travel by cloudpickle,
+        # so a schedule class defined in a notebook reaches them too
+        from joblib import Parallel, delayed
+
+        parallel = Parallel(n_jobs=min(n_jobs, len(configs)), return_as="generator_unordered")
+        yield from parallel(delayed(_indexed_run)(i, cfg) for i, cfg in enumerate(configs))
 
 
 def compare(
@@ -495,8 +494,9 @@ def compare(
     target_acc: float | None = None,
     cache_dir: str | os.PathLike | None = None,
     n_jobs: int = 1,
+    executor: concurrent.futures.Executor | None = None,
     progress: bool = True,
-) -> "Results":
+) -> Results:
     """Train every schedule at every peak LR with every seed; return the tidy :class:`Results`.
 
     ``schedules``: names from :data:`RECIPES`, factories ``(peak_lr, total_steps) -> schedule``
@@ -504,250 +504,46 @@ def compare(
     ``total_steps = epochs * ceil(n_train / batch_size)`` updates, and stepped per batch.
     ``lrs``: the grid of peak LRs, shared, or a mapping name -> grid. ``seeds``: model-init and
     shuffling seeds. ``target_acc``: report the first epoch reaching this validation accuracy.
-    ``cache_dir``: reuse runs stored there (one JSON per run, keyed by a hash of the config, the
-    torch version and the source of the modules a run uses). ``n_jobs > 1``: a process pool (spawned, one thread each); the rows
-    are identical for any ``n_jobs``.
+    ``optimizer``: "sgd" (with ``momentum``), "adam" or "adamw"; ``weight_decay`` for all three.
+
+    ``cache_dir``: reuse runs stored there (a ``joblib.Memory``, written only by this process;
+    the key hashes the config, the schedule's LR values over the run, the torch version and the
+    source of the modules a run uses). joblib stores pickles: use a cache folder only if you trust
+    whoever wrote into it. ``n_jobs > 1``: that many worker processes (``joblib``'s loky backend, one torch
+    thread each). ``executor``: any ``concurrent.futures.Executor`` of processes instead, e.g. a
+    Dask cluster's ``Client(...).get_executor()`` (its workers need lrcourse installed). The rows
+    are identical in every case.
     """
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-        raise ValueError(f"n_jobs must be an integer >= 1, got {n_jobs!r}")
+    n_jobs = _checks.integer("n_jobs", n_jobs, minimum=1)
+    if executor is not None:
+        if not isinstance(executor, concurrent.futures.Executor):
+            raise TypeError(f"executor must be a concurrent.futures.Executor (e.g. a Dask client.get_executor()), "
+                            f"got {type(executor).__name__} {executor!r}")
+        if isinstance(executor, concurrent.futures.ThreadPoolExecutor):
+            raise ValueError("executor must spread the runs over processes: threads of one process take turns "
+                             "(torch's random state and thread count belong to the process), so a thread pool "
+                             "gains nothing; use a ProcessPoolExecutor or a Dask cluster of worker processes")
+        if n_jobs != 1:
+            raise ValueError(f"give n_jobs or executor, not both: the executor decides the parallelism, "
+                             f"got n_jobs={n_jobs}")
     configs = build_configs(schedules, lrs, seeds, data=data, hidden=hidden, activation=activation,
                             epochs=epochs, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
                             weight_decay=weight_decay, target_acc=target_acc)
+    store = _open_cache(cache_dir)
     keys = [cfg.key() for cfg in configs]
-    rows: list[dict | None] = [None] * len(configs)
-    todo = []
-    for i, cfg in enumerate(configs):
-        cached = _cache_read(cache_dir, keys[i]) if cache_dir is not None else None
-        if cached is not None:
-            cached["epochs_to_target"] = epochs_to_target(cached["curves"]["val_acc"], target_acc)
-            rows[i] = cached
-        else:
-            todo.append(i)
+    rows: list[dict | None] = [_cache_read(store, cfg, key) for cfg, key in zip(configs, keys)]
+    for row in rows:
+        if row is not None:  # a new target accuracy is read off the cached curves, not trained for
+            row["epochs_to_target"] = epochs_to_target(row["curves"]["val_acc"], target_acc)
+    todo = [i for i, row in enumerate(rows) if row is None]
 
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc="runs", disable=not progress)
-
-    def done(i: int, row: dict) -> None:
-        row["config"] = keys[i]  # the key as this process sees it (a worker hashes the source anew)
-        rows[i] = row
-        if cache_dir is not None:
-            _cache_write(cache_dir, keys[i], row)
-        bar.update(1)
-
-    try:
-        if n_jobs == 1 or len(todo) <= 1:
-            for i in todo:
-                done(i, run_one(configs[i]))
-        else:
-            ctx = multiprocessing.get_context("spawn")  # fork after torch threads started can hang
-            with concurrent.futures.ProcessPoolExecutor(min(n_jobs, len(todo)), mp_context=ctx,
-                                                        initializer=_init_worker) as pool:
-                futures = {pool.submit(run_one, configs[i]): i for i in todo}
-                for fut in concurrent.futures.as_completed(futures):
-                    done(futures[fut], fut.result())
-    finally:
-        bar.close()
+    with tqdm(total=len(configs), initial=len(configs) - len(todo), desc="runs", disable=not progress) as bar:
+        for j, row in _run_all([configs[i] for i in todo], n_jobs, executor):
+            i = todo[j]
+            row["config"] = keys[i]
+            _cache_write(store, keys[i], row)  # as soon as it is known: an interruption loses nothing done
+            rows[i] = row
+            bar.update(1)
     return Results(rows, computed=len(todo))
-
-
-# --------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------
-
-SCALARS = ("schedule", "peak_lr", "seed", "seed_offset", "val_acc", "val_loss", "test_acc", "test_loss",
-           "train_loss", "min_val_loss", "epochs_to_target", "diverged", "updates", "wall_time")
-_SUMMARISED = ("val_acc", "val_loss", "test_acc", "test_loss", "train_loss")
-
-
-def _mean(xs: list[float]) -> float:
-    return statistics.fmean(xs) if xs else math.nan
-
-
-def _std(xs: list[float]) -> float:
-    """Sample standard deviation (n - 1); 0 for a single value."""
-    return statistics.stdev(xs) if len(xs) > 1 else 0.0
-
-
-def _lower_is_better(metric: str) -> bool:
-    return "loss" in metric
-
-
-class Results:
-    """Tidy results of :func:`compare`: ``rows``, one dict per run, plus summaries.
-
-    Scalar columns: schedule, peak_lr, seed, seed_offset, val_acc, val_loss, test_acc, test_loss,
-    train_loss (final epoch), min_val_loss, epochs_to_target (None if never), diverged, updates,
-    wall_time; ``curves`` holds the per-epoch train_loss, val_loss and val_acc. ``computed``:
-    runs trained (not cached).
-
-    The protocol: each schedule's peak LR is **chosen on val** (:meth:`best`), and the figures
-    at that peak are **reported on test** (:meth:`table`, :meth:`verdict`).
-
-    >>> rows = [{"schedule": "a", "peak_lr": lr, "seed": s, "val_acc": acc, "val_loss": 1 - acc}
-    ...         for lr, s, acc in [(0.1, 0, 0.6), (0.1, 1, 0.8), (1.0, 0, 0.5), (1.0, 1, 0.6)]]
-    >>> res = Results(rows)
-    >>> res.best()
-    {'a': 0.1}
-    >>> t = res.table()[0]; round(t["val_acc_mean"], 3), round(t["val_acc_std"], 3)
-    (0.7, 0.141)
-    """
-
-    def __init__(self, rows: Sequence[dict], computed: int | None = None):
-        self.rows = list(rows)
-        self.computed = len(self.rows) if computed is None else computed
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __repr__(self) -> str:
-        return f"Results({len(self.rows)} runs, schedules={self.schedules})"
-
-    @property
-    def schedules(self) -> list[str]:
-        """Schedule names in first-seen order."""
-        return list(dict.fromkeys(r["schedule"] for r in self.rows))
-
-    def lrs(self, schedule: str) -> list[float]:
-        """The peak LRs tried for ``schedule``, ascending."""
-        return sorted({r["peak_lr"] for r in self.rows if r["schedule"] == schedule})
-
-    def select(self, schedule: str, peak_lr: float | None = None) -> list[dict]:
-        """The rows of ``schedule`` (at ``peak_lr`` if given), in seed order."""
-        if schedule not in self.schedules:
-            raise ValueError(f"schedule must be one of {self.schedules}, got {schedule!r}")
-        rows = [r for r in self.rows if r["schedule"] == schedule
-                and (peak_lr is None or math.isclose(r["peak_lr"], peak_lr, rel_tol=1e-9))]
-        if not rows:
-            raise ValueError(f"peak_lr {peak_lr!r} was not run for {schedule!r}; tried {self.lrs(schedule)}")
-        return sorted(rows, key=lambda r: r["seed"])
-
-    def sweep(self, metric: str = "val_acc") -> dict[str, list[tuple[float, float, float]]]:
-        """Per schedule, ``(peak_lr, mean, std)`` of ``metric`` over seeds, by ascending peak LR."""
-        out = {}
-        for name in self.schedules:
-            out[name] = []
-            for lr in self.lrs(name):
-                xs = [float(r[metric]) for r in self.select(name, lr)]
-                out[name].append((lr, _mean(xs), _std(xs)))
-        return out
-
-    def best(self, metric: str = "val_acc") -> dict[str, float]:
-        """Each schedule's own best peak LR: highest mean ``metric`` over seeds (lowest for a loss).
-
-        A NaN mean (a diverged seed) never wins.
-        """
-        sign = -1.0 if _lower_is_better(metric) else 1.0
-        out = {}
-        for name, points in self.sweep(metric).items():
-            scored = [(sign * m if not math.isnan(m) else -math.inf, lr) for lr, m, _ in points]
-            out[name] = max(scored, key=lambda p: p[0])[1]
-        return out
-
-    @property
-    def report_metric(self) -> str:
-        """``"test_acc"`` when the runs were evaluated on a test split, else ``"val_acc"``."""
-        return "test_acc" if self.rows and all("test_acc" in r for r in self.rows) else "val_acc"
-
-    def table(self, metric: str = "val_acc", report: str | None = None) -> list[dict]:
-        """One row per schedule at its best peak LR (chosen by ``metric``), sorted by ``report``.
-
-        Columns: schedule, peak_lr, seeds, ``_mean`` and ``_std`` over seeds of val_acc,
-        val_loss, test_acc, test_loss and train_loss (those the runs have), reached (seeds
-        that reached ``target_acc``), epochs_to_target (mean over those seeds only, None if
-        none), diverged (count). ``report`` (default :attr:`report_metric`) orders the rows,
-        best first.
-        """
-        out = []
-        for name, lr in self.best(metric).items():
-            rows = self.select(name, lr)
-            entry = {"schedule": name, "peak_lr": lr, "seeds": len(rows)}
-            for col in _SUMMARISED:
-                xs = [float(r[col]) for r in rows if col in r]
-                if xs or col in ("val_acc", "val_loss", "train_loss"):
-                    entry[col + "_mean"], entry[col + "_std"] = _mean(xs), _std(xs)
-            reached = [r["epochs_to_target"] for r in rows if r.get("epochs_to_target") is not None]
-            entry["reached"] = len(reached)
-            entry["epochs_to_target"] = _mean(reached) if reached else None
-            entry["diverged"] = sum(bool(r.get("diverged", False)) for r in rows)
-            out.append(entry)
-        report = self.report_metric if report is None else report
-        sign = 1.0 if _lower_is_better(report) else -1.0
-        key = report + "_mean"
-        return sorted(out, key=lambda e: math.inf if math.isnan(e.get(key, math.nan)) else sign * e[key])
-
-    def verdict(self, a: str, b: str, metric: str | None = None, select: str = "val_acc", **kwargs) -> Verdict:
-        """Schedule ``a`` against ``b``, each at its own best peak (chosen by ``select``), paired by seed.
-
-        ``metric`` (default :attr:`report_metric`) is compared with
-        :func:`lrcourse.evidence.compare_arms`; ``kwargs`` go to it (``margin``, ``tie_tol``).
-        """
-        metric = self.report_metric if metric is None else metric
-        best = self.best(select)
-        arms = []
-        for name in (a, b):
-            if name not in best:
-                raise ValueError(f"schedule must be one of {self.schedules}, got {name!r}")
-            arms.append({r["seed"]: float(r[metric]) for r in self.select(name, best[name])})
-        return compare_arms(arms[0], arms[1], names=(a, b), higher_is_better=not _lower_is_better(metric),
-                            metric=metric, **kwargs)
-
-    def curves(self, schedule: str, peak_lr: float | None = None) -> dict[str, list[list[float]]]:
-        """Per-epoch curves of ``schedule`` at ``peak_lr`` (default: its best), one list per seed.
-
-        Keys: ``seeds``, ``train_loss``, ``val_loss``, ``val_acc`` (a diverged run may be shorter).
-        """
-        if peak_lr is None:
-            peak_lr = self.best()[schedule] if schedule in self.schedules else None
-        rows = self.select(schedule, peak_lr)
-        out = {"seeds": [r["seed"] for r in rows]}
-        for k in ("train_loss", "val_loss", "val_acc"):
-            out[k] = [list(r["curves"][k]) for r in rows]
-        return out
-
-    def to_markdown(self, metric: str = "val_acc") -> str:
-        """The :meth:`table` as an aligned Markdown table (mean ± sample std over seeds).
-
-        The peak LR is chosen on ``metric`` (validation); test columns are the reported figures.
-        """
-        head = ["schedule", "peak LR", "val acc", "test acc", "test loss", "train loss", "epochs to target",
-                "diverged"]
-        body = []
-
-        def pm(e, col, digits=3):
-            if col + "_mean" not in e:
-                return "-"
-            return f"{e[col + '_mean']:.{digits}f} ± {e[col + '_std']:.{digits}f}"
-
-        for e in self.table(metric):
-            n = e["seeds"]
-            ett = "-" if e["epochs_to_target"] is None else f"{e['epochs_to_target']:.1f} ({e['reached']}/{n})"
-            body.append([e["schedule"], f"{e['peak_lr']:g}", pm(e, "val_acc"), pm(e, "test_acc"), pm(e, "test_loss"),
-                         pm(e, "train_loss", 4), ett, f"{e['diverged']}/{n}"])
-        widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
-
-        def line(cells):
-            return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-
-        sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-        return "\n".join([line(head), sep] + [line(r) for r in body])
-
-    __str__ = to_markdown
-
-    def to_csv(self, path: str | os.PathLike | None = None) -> str:
-        """The scalar columns of every run as CSV (curves left out); written to ``path`` if given."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=SCALARS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for r in self.rows:
-            writer.writerow({k: ("" if r.get(k) is None else r.get(k, "")) for k in SCALARS})
-        text = buf.getvalue()
-        if path is not None:
-            Path(path).write_text(text)
-        return text
-
-    def to_pandas(self):
-        """The scalar columns as a pandas DataFrame (pandas is optional: imported only here)."""
-        import pandas as pd
-
-        return pd.DataFrame([{k: r.get(k) for k in SCALARS} for r in self.rows])

@@ -229,3 +229,56 @@ class ReduceLROnPlateau:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
         state = ", ".join(f"{k}={v!r}" for k, v in self.state_dict().items())
         return f"ReduceLROnPlateau({args})  # state: {state}"
+
+
+# ------------------------------------------------------------------------------------------
+# Replaying the rule over a metric sequence (moved here from lrcourse.widgets, which re-exports
+# both for the notebooks; plateau_explorer and notebook 05 draw them)
+# ------------------------------------------------------------------------------------------
+
+
+def plateau_trace(metrics, lr: float = 0.1, **params) -> tuple[list[float], list[int]]:
+    """Run ``ReduceLROnPlateau(lr, **params)`` over ``metrics``: ``(lrs, drop_epochs)``.
+
+    ``metrics[k]`` is the value measured at the end of epoch k+1. ``lrs[k]`` is the LR used *during*
+    epoch k+1 (``plateau.lr`` before ``plateau.step(metrics[k])``), so ``lrs[0] == lr``.
+    ``drop_epochs``: the 1-based epochs whose metric made the LR go down (a reduction skipped at
+    ``min_lr`` is no drop); the last epoch's drop is included although its LR is never used here.
+    ``params``: ``mode``, ``factor``, ``patience``, ``threshold``, ``threshold_mode``, ``cooldown``,
+    ``min_lr``, ``eps``, as in :class:`ReduceLROnPlateau` (= torch's).
+
+    >>> plateau_trace([3.0, 2.0, 2.5, 2.4, 2.1, 2.2], lr=1.0, factor=0.5, patience=1)
+    ([1.0, 1.0, 1.0, 1.0, 0.5, 0.5], [4, 6])
+    """
+    if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__len__"):
+        raise TypeError(f"metrics must be a sequence of numbers, got {type(metrics).__name__}: {metrics!r}")
+    if len(metrics) == 0:
+        raise ValueError(f"metrics must hold at least one value, got {metrics!r}")
+    plateau = ReduceLROnPlateau(lr, **params)
+    lrs, drops = [], []
+    for epoch, m in enumerate(metrics, start=1):
+        before = plateau.lr
+        lrs.append(before)
+        if plateau.step(m) < before:
+            drops.append(epoch)
+    return lrs, drops
+
+
+def synthetic_val_loss(num_epochs: int = 40, noise: float = 0.02, seed: int = 0):
+    r"""A validation-loss-like curve (a numpy array): fast drop, then a noisy plateau.
+
+    .. math:: m_e = 0.5 + 1.5\,e^{-e/6} + \sigma\,z_e,\quad e = 1..E,\ z_e \sim N(0, 1)
+
+    with E = ``num_epochs``, sigma = ``noise``, z drawn by ``numpy.random.default_rng(seed)``.
+
+    >>> synthetic_val_loss(3, noise=0.0).round(3).tolist()
+    [1.77, 1.575, 1.41]
+    """
+    import numpy as np
+
+    from lrcourse import _checks
+
+    num_epochs = _checks.integer("num_epochs", num_epochs, minimum=1)
+    noise = _checks.non_negative("noise", noise)
+    epochs = np.arange(1, num_epochs + 1)
+    return 0.5 + 1.5 * np.exp(-epochs / 6) + noise * np.random.default_rng(seed).standard_normal(num_epochs)

@@ -51,6 +51,20 @@ def _lr_curve(schedule, num_steps):
 _DRAWSTYLES = ("default", "steps", "steps-pre", "steps-mid", "steps-post")
 
 
+def _lr_twin_axis(ax, x, lr, *, log, color, lw, drawstyle="default"):
+    """The LR on a twin y-axis of ``ax`` in ``color`` (log scale if asked and every LR is > 0),
+    with one legend on ``ax`` for both axes' lines. Returns the twin axis."""
+    lr_ax = ax.twinx()
+    lr_ax.plot(x, lr, color=color, lw=lw, drawstyle=drawstyle, label="lr")
+    if log and np.nanmin(lr, initial=np.inf) > 0:
+        lr_ax.set_yscale("log")
+    lr_ax.set_ylabel("learning rate", color=color)
+    lr_ax.tick_params(axis="y", colors=color)
+    handles = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    return lr_ax
+
+
 def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=None, drawstyle=None,
                    xlabel="step"):
     """Plot learning rate against step for one schedule, a list, or a ``{label: schedule}`` dict.
@@ -90,13 +104,13 @@ def plot_schedules(schedules, num_steps, ax=None, log=False, labels=None, title=
 def plot_comparison(results, ax=None, metric=None):
     """Each schedule at its own best peak LR: mean ± std over seeds of ``metric``, best on top.
 
-    ``results`` is an ``lrcourse.experiments.Results``; each peak LR is chosen on validation
+    ``results`` is an ``lrcourse.results.Results``; each peak LR is chosen on validation
     accuracy, and x is ``metric`` at that peak (default ``results.report_metric``: test accuracy
     when the runs have it), mean over seeds with the sample std as error bar, one row per
     schedule. Each row is labelled with the peak LR it was picked at: the schedules ran at
     different peaks, on purpose. Returns ``ax``.
 
-    >>> from lrcourse.experiments import Results
+    >>> from lrcourse.results import Results
     >>> rows = [{"schedule": s, "peak_lr": 0.1, "seed": k, "val_acc": a + 0.01 * k, "val_loss": 1.0,
     ...          "train_loss": 0.5} for s, a in [("constant", 0.66), ("cosine", 0.71)] for k in (0, 1)]
     >>> ax = plot_comparison(Results(rows))
@@ -125,7 +139,7 @@ def plot_lr_sweep(results, ax=None, metric="val_acc"):
     Shows that each schedule has its own optimal peak LR, which is why ``compare`` picks the peak
     per schedule instead of comparing every schedule at one shared peak. Returns ``ax``.
 
-    >>> from lrcourse.experiments import Results
+    >>> from lrcourse.results import Results
     >>> rows = [{"schedule": "cosine", "peak_lr": lr, "seed": 0, "val_acc": a}
     ...         for lr, a in [(0.03, 0.65), (0.1, 0.71), (0.3, 0.69)]]
     >>> ax = plot_lr_sweep(Results(rows))
@@ -205,15 +219,8 @@ def plot_history(history, ax=None, log_loss=False, lr_log=False, title=None):
     ax.set_xlabel("step (optimizer updates)")
     ax.set_ylabel("loss")
 
-    lr_ax = ax.twinx()
     lr = finite(h["lr"])
-    lr_ax.plot(np.arange(len(lr)), lr, color="C2", lw=1.5, label="lr")
-    if lr_log and np.nanmin(lr, initial=np.inf) > 0:
-        lr_ax.set_yscale("log")
-    lr_ax.set_ylabel("learning rate", color="C2")
-    lr_ax.tick_params(axis="y", colors="C2")
-    handles = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    _lr_twin_axis(ax, np.arange(len(lr)), lr, log=lr_log, color="C2", lw=1.5)
     ax.set_title(title if title is not None else "training history")
     ax.grid(alpha=0.3)
     return ax
@@ -278,7 +285,7 @@ def plot_plateau(metrics, lrs, ax=None, drops=None, title=None, lr_log=True):
     of epoch e shows as a step down at x = e, under its marker. ``drops``: the 1-based epochs whose
     metric triggered a reduction (``▼`` on the metric curve); default: read from ``lrs`` (where the
     next epoch's LR is lower), which misses a drop decided at the very last epoch.
-    ``lrcourse.widgets.plateau_trace`` returns both. ``lr_log`` puts the LR on a log axis.
+    ``lrcourse.plateau.plateau_trace`` returns both. ``lr_log`` puts the LR on a log axis.
     Returns ``ax`` (the metric axis).
 
     >>> ax = plot_plateau([3.0, 2.0, 2.5, 2.4, 2.1, 2.2], [1.0, 1.0, 1.0, 1.0, 0.5, 0.5])
@@ -305,16 +312,9 @@ def plot_plateau(metrics, lrs, ax=None, drops=None, title=None, lr_log=True):
             ls="none", label="LR drop")
     ax.set_xlabel("epoch")
     ax.set_ylabel("metric (e.g. val loss)")
-    lr_ax = ax.twinx()
     # LR of epoch k+1 held over (k, k+1]: repeat the last value so the final epoch has its width
-    lr_ax.plot(np.arange(len(lr) + 1), np.append(lr, lr[-1]), drawstyle="steps-post", color="C0", lw=1.6,
-               label="lr")
-    if lr_log and lr.min() > 0:
-        lr_ax.set_yscale("log")
-    lr_ax.set_ylabel("learning rate", color="C0")
-    lr_ax.tick_params(axis="y", colors="C0")
-    handles = ax.get_legend_handles_labels()[0] + lr_ax.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, fontsize="small", loc="upper right")
+    _lr_twin_axis(ax, np.arange(len(lr) + 1), np.append(lr, lr[-1]), log=lr_log, color="C0", lw=1.6,
+                  drawstyle="steps-post")
     ax.set_title(title if title is not None else f"LR drops after epochs {drops}")
     ax.grid(alpha=0.3)
     return ax

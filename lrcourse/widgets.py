@@ -6,11 +6,13 @@ r"""Interactive explorers for the notebooks: thin ipywidgets shells over pure, t
   Pure parts: ``param_specs``, ``preset_specs``, ``build_schedule``, ``torch_equivalent``, ``schedule_curves``.
 - ``plateau_explorer()``: ReduceLROnPlateau's patience, factor, threshold (rel/abs), cooldown and
   min_lr over a validation-loss sequence (yours or a seeded synthetic one), drops marked, LR as a
-  staircase. Pure parts: ``plateau_trace``, ``synthetic_val_loss``; drawn by ``plotting.plot_plateau``.
+  staircase. Pure parts: ``lrcourse.plateau.plateau_trace``, ``synthetic_val_loss``; drawn by
+  ``plotting.plot_plateau``.
 - ``lr_explorer()``: gradient descent on a 2-D quadratic or Rosenbrock's valley; the LR slider
-  crosses the stability limit 2/L. Pure parts: ``gd_trajectory``, ``classify``, ``describe_run``.
+  crosses the stability limit 2/L. Pure parts: ``lrcourse.theory.gd_trajectory``, ``classify``,
+  ``describe_run``.
 - ``training_explorer()``: train a small MLP with a schedule and a peak LR; loss and LR update
-  every epoch, the previous run stays in grey. Pure part: ``make_run``.
+  every epoch, the previous run stays in grey. Pure part: ``lrcourse.recipes.make_run``.
 
 ipywidgets is imported inside the widget functions, so ``import lrcourse.widgets`` works without
 Jupyter. Each widget owns one ``matplotlib.figure.Figure`` (not registered with pyplot, so figures
@@ -23,19 +25,28 @@ optimizer = torch.optim.SGD(params, lr=0.1)
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100, eta_min=0.0)  # rises again after T_max; the course schedule holds min_lr
 >>> classify(gd_trajectory("quadratic", lr=0.9 * 2 / 10.0, steps=100))
 'converges'
-"""
+"""  # noqa: E501 - the torch code above is printed as it is, on one line
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
+import queue
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from lrcourse import schedules as S
-from lrcourse.theory import quadratic_gd
+from lrcourse.callbacks import Callback, StopTraining
+from lrcourse.plateau import plateau_trace, synthetic_val_loss
+from lrcourse.recipes import RECIPES, Run, make_run
+from lrcourse.theory import FUNCTIONS, classify, describe_run, gd_trajectory, surface
 
+# The pure parts of the plateau, LR and training explorers live in lrcourse.plateau,
+# lrcourse.theory and lrcourse.recipes; they are re-exported here for the notebooks.
 __all__ = ["ParamSpec", "param_specs", "build_schedule", "torch_equivalent", "schedule_curves",
            "schedule_name", "preset_specs", "schedule_explorer", "plateau_trace", "synthetic_val_loss",
            "plateau_explorer", "FUNCTIONS", "gd_trajectory", "classify", "describe_run", "lr_explorer",
@@ -415,53 +426,6 @@ def schedule_explorer(schedules: Sequence[str] | Any = None, num_steps: int = 10
 
 
 # ============================================================================ plateau explorer
-def plateau_trace(metrics: Sequence[float], lr: float = 0.1, **params) -> tuple[list[float], list[int]]:
-    """Run ``ReduceLROnPlateau(lr, **params)`` over ``metrics``: ``(lrs, drop_epochs)``.
-
-    ``metrics[k]`` is the value measured at the end of epoch k+1. ``lrs[k]`` is the LR used *during*
-    epoch k+1 (``plateau.lr`` before ``plateau.step(metrics[k])``), so ``lrs[0] == lr``.
-    ``drop_epochs``: the 1-based epochs whose metric made the LR go down (a reduction skipped at
-    ``min_lr`` is no drop); the last epoch's drop is included although its LR is never used here.
-    ``params``: ``mode``, ``factor``, ``patience``, ``threshold``, ``threshold_mode``, ``cooldown``,
-    ``min_lr``, ``eps``, as in :class:`lrcourse.plateau.ReduceLROnPlateau` (= torch's).
-
-    >>> plateau_trace([3.0, 2.0, 2.5, 2.4, 2.1, 2.2], lr=1.0, factor=0.5, patience=1)
-    ([1.0, 1.0, 1.0, 1.0, 0.5, 0.5], [4, 6])
-    """
-    from lrcourse.plateau import ReduceLROnPlateau
-
-    if isinstance(metrics, (str, bytes)) or not hasattr(metrics, "__len__"):
-        raise TypeError(f"metrics must be a sequence of numbers, got {type(metrics).__name__}: {metrics!r}")
-    if len(metrics) == 0:
-        raise ValueError(f"metrics must hold at least one value, got {metrics!r}")
-    plateau = ReduceLROnPlateau(lr, **params)
-    lrs, drops = [], []
-    for epoch, m in enumerate(metrics, start=1):
-        before = plateau.lr
-        lrs.append(before)
-        if plateau.step(m) < before:
-            drops.append(epoch)
-    return lrs, drops
-
-
-def synthetic_val_loss(num_epochs: int = 40, noise: float = 0.02, seed: int = 0) -> np.ndarray:
-    r"""A validation-loss-like curve: fast drop, then a noisy plateau.
-
-    .. math:: m_e = 0.5 + 1.5\,e^{-e/6} + \sigma\,z_e,\quad e = 1..E,\ z_e \sim N(0, 1)
-
-    with E = ``num_epochs``, sigma = ``noise``, z drawn by ``numpy.random.default_rng(seed)``.
-
-    >>> synthetic_val_loss(3, noise=0.0).round(3).tolist()
-    [1.77, 1.575, 1.41]
-    """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, (int, np.integer)) or num_epochs < 1:
-        raise ValueError(f"num_epochs must be an integer >= 1, got {num_epochs!r}")
-    if not (isinstance(noise, (int, float)) and math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    epochs = np.arange(1, num_epochs + 1)
-    return 0.5 + 1.5 * np.exp(-epochs / 6) + noise * np.random.default_rng(seed).standard_normal(num_epochs)
-
-
 def plateau_explorer(metrics: Sequence[float] | None = None, *, lr: float = 0.1, mode: str = "min",
                      num_epochs: int = 40, seed: int = 0):
     """Sliders for ``ReduceLROnPlateau``'s patience, factor, threshold (rel/abs), cooldown, min_lr.
@@ -536,108 +500,6 @@ def plateau_explorer(metrics: Sequence[float] | None = None, *, lr: float = 0.1,
 
 
 # ============================================================================ LR explorer (2-D GD)
-#: Test functions: eigenvalues/curvature ``L`` (at the minimum), the minimum, a start point, a window.
-FUNCTIONS = {
-    "quadratic": {"L": 10.0, "minimum": (0.0, 0.0), "x0": (-1.8, 1.6), "steps": 40, "window": ((-2.2, 2.2), (-2.0, 2.0))},
-    "rosenbrock": {"L": 1001.6, "minimum": (1.0, 1.0), "x0": (-0.8, 0.4), "steps": 1000, "window": ((-1.5, 1.6), (-0.6, 1.6))},
-}
-_QUADRATIC_EIGS = (10.0, 1.0)  # f(x, y) = (10 x^2 + y^2) / 2: L = 10, condition number 10
-
-
-def _f(fn_name: str, x, y):
-    if fn_name == "quadratic":
-        return 0.5 * (_QUADRATIC_EIGS[0] * x ** 2 + _QUADRATIC_EIGS[1] * y ** 2)
-    return (1 - x) ** 2 + 100 * (y - x ** 2) ** 2
-
-
-def gd_trajectory(fn_name: str, lr: float, steps: int, x0: Sequence[float] | None = None) -> np.ndarray:
-    r"""Gradient descent :math:`x_{t+1} = x_t - \eta \nabla f(x_t)`; the points, shape ``(steps + 1, 2)``.
-
-    ``fn_name``: "quadratic" (:math:`f = (10x^2 + y^2)/2`, L = 10, stable iff lr < 2/L = 0.2) or
-    "rosenbrock" (:math:`(1-x)^2 + 100(y-x^2)^2`, L ≈ 1001.6 at the minimum (1, 1), larger on the
-    way there). A run that blows up (|x| > 1e6) is cut there: the rest of the rows are NaN.
-
-    >>> gd_trajectory("quadratic", 0.1, 2, x0=(1.0, 1.0)).round(3).tolist()
-    [[1.0, 1.0], [0.0, 0.9], [0.0, 0.81]]
-    """
-    if fn_name not in FUNCTIONS:
-        raise ValueError(f"fn_name must be one of {list(FUNCTIONS)}, got {fn_name!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
-        raise ValueError(f"lr must be a non-negative finite number, got {lr!r}")
-    if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    x0 = np.asarray(FUNCTIONS[fn_name]["x0"] if x0 is None else x0, dtype=float)
-    if fn_name == "quadratic":
-        traj = quadratic_gd(list(_QUADRATIC_EIGS), x0, lr, int(steps))
-    else:
-        traj = np.full((int(steps) + 1, 2), np.nan)
-        traj[0] = p = x0
-        with np.errstate(over="ignore", invalid="ignore"):
-            for t in range(int(steps)):
-                x, y = p
-                grad = np.array([-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x)])
-                p = p - lr * grad
-                traj[t + 1] = p
-                if not np.all(np.isfinite(p)) or np.abs(p).max() > 1e6:
-                    break
-    bad = ~np.isfinite(traj).all(axis=1) | (np.abs(np.nan_to_num(traj, nan=0.0)).max(axis=1) > 1e6)
-    if bad.any():
-        traj[np.argmax(bad):] = np.nan
-    return traj
-
-
-def classify(trajectory: np.ndarray, minimum: Sequence[float] | None = None) -> str:
-    """"converges", "oscillates" (flips back and forth without getting closer) or "diverges".
-
-    Compares the size r of the last point's error with the error halfway through the run: the
-    distance to ``minimum`` when given, else the step length. Non-finite points or r > 1.05:
-    diverges; r < 0.95: converges; otherwise converges (slowly) unless successive moves flip
-    direction, which is oscillation (at exactly lr = 2/L the top-curvature coordinate flips sign
-    forever at constant size).
-
-    >>> [classify(gd_trajectory("quadratic", k * 0.2, 100)) for k in (0.5, 1.0, 1.1)]
-    ['converges', 'oscillates', 'diverges']
-    """
-    traj = np.asarray(trajectory, dtype=float)
-    if traj.ndim != 2 or len(traj) < 3:
-        raise ValueError(f"trajectory must have shape (steps + 1, d) with steps >= 2, got {traj.shape}")
-    if not np.isfinite(traj).all():
-        return "diverges"
-    moves = np.diff(traj, axis=0)
-    if minimum is not None:
-        size = np.linalg.norm(traj - np.asarray(minimum, dtype=float), axis=1)[1:]
-    else:
-        size = np.linalg.norm(moves, axis=1)
-    half, end = size[len(size) // 2], size[-1]
-    scale = max(size.max(), 1e-300)
-    if end <= 1e-9 * scale:
-        return "converges"
-    ratio = end / half if half > 1e-12 * scale else np.inf
-    if ratio > 1.05:
-        return "diverges"
-    if ratio < 0.95:
-        return "converges"
-    flips = np.einsum("ij,ij->i", moves[:-1], moves[1:]) < 0
-    return "oscillates" if flips[len(flips) // 2:].mean() > 0.5 else "converges"
-
-
-def describe_run(fn_name: str, lr: float, trajectory: np.ndarray) -> str:
-    """The readout: ``"lr = 0.90 × 2/L: converges, oscillating"``.
-
-    >>> describe_run("quadratic", 0.18, gd_trajectory("quadratic", 0.18, 100))
-    'lr = 0.18 = 0.90 × 2/L: converges, oscillating'
-    """
-    limit = 2.0 / FUNCTIONS[fn_name]["L"]
-    verdict = classify(trajectory, FUNCTIONS[fn_name]["minimum"] if fn_name == "rosenbrock" else None)
-    text = f"lr = {lr:.3g} = {lr / limit:.2f} × 2/L{' (L at the minimum)' if fn_name == 'rosenbrock' else ''}: {verdict}"
-    if verdict == "converges":
-        # oscillating: some coordinate flips sign at most of its moves (the fast one dies out first)
-        moves = np.diff(trajectory, axis=0)[: max(2, len(trajectory) // 4)]
-        flips = (np.sign(moves[:-1]) * np.sign(moves[1:]) < 0).mean(axis=0)
-        text += ", oscillating" if flips.max() > 0.5 else ", monotonically"
-    return text
-
-
 def lr_explorer(fn_name: str = "quadratic", steps: int | None = None):
     """GD on a 2-D quadratic (or Rosenbrock) with an LR slider; the trajectory on contour lines.
 
@@ -665,7 +527,7 @@ def lr_explorer(fn_name: str = "quadratic", steps: int | None = None):
         readout.value = f"<b>{text}</b>"
         (x0, x1), (y0, y1) = FUNCTIONS[name]["window"]
         X, Y = np.meshgrid(np.linspace(x0, x1, 200), np.linspace(y0, y1, 200))
-        Z = _f(name, X, Y)
+        Z = surface(name, X, Y)
         fig.clear()
         ax = fig.add_subplot()
         levels = np.geomspace(max(Z.min(), 1e-3), Z.max(), 15)
@@ -693,66 +555,19 @@ def lr_explorer(fn_name: str = "quadratic", steps: int | None = None):
 
 
 # ============================================================================ training explorer
-@dataclass(frozen=True)
-class Run:
-    """One explorer run: the schedule scaled to ``total_steps = epochs * steps_per_epoch`` updates."""
-
-    schedule_name: str
-    peak_lr: float
-    epochs: int
-    batch_size: int
-    steps_per_epoch: int
-    total_steps: int
-    schedule: Any
-
-
-def make_run(schedule_name: str, peak_lr: float, epochs: int, data: Any, *, batch_size: int = 64) -> Run:
-    """Scale recipe ``schedule_name`` (``lrcourse.experiments.RECIPES``) to the run's update count.
-
-    ``data``: a Dataset (its ``train`` size is used) or the number of training samples.
-    Steps per epoch = ceil(n_train / batch_size), as ``fit`` batches them (last batch kept).
-
-    >>> r = make_run("cosine", 0.1, epochs=3, data=1000, batch_size=100)
-    >>> r.total_steps, r.schedule
-    (30, CosineAnnealing(lr=0.1, total_steps=30, min_lr=0.0))
-    """
-    from lrcourse.experiments import RECIPES
-
-    if schedule_name not in RECIPES:
-        raise ValueError(f"schedule_name must be one of {list(RECIPES)}, got {schedule_name!r}")
-    if not (isinstance(peak_lr, (int, float)) and math.isfinite(peak_lr) and peak_lr > 0):
-        raise ValueError(f"peak_lr must be a positive number, got {peak_lr!r}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    n_train = data if isinstance(data, int) else len(data.train[1])
-    if isinstance(n_train, bool) or n_train < 1:
-        raise ValueError(f"data must be a Dataset or a positive number of samples, got {data!r}")
-    steps_per_epoch = -(-n_train // batch_size)
-    total = epochs * steps_per_epoch
-    return Run(schedule_name, float(peak_lr), epochs, batch_size, steps_per_epoch, total,
-               RECIPES[schedule_name](float(peak_lr), total))
-
-
-def _load(data: str):
-    from lrcourse import data as D
-    if data not in ("digits", "mnist1d"):
-        raise ValueError(f"data must be 'digits' or 'mnist1d', got {data!r}")
-    return D.digits() if data == "digits" else D.mnist1d()
-
-
 def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch_size: int = 64):
     """Pick a schedule and a peak LR, press Train: an MLP trains with SGD + momentum 0.9 and the
-    loss and LR curves update every epoch; the previous run stays in grey for comparison."""
+    loss and LR curves update every epoch; the previous run stays in grey for comparison.
+
+    Callbacks record, the widget draws: ``fit`` runs in a worker thread with an
+    :class:`_EpochFeed` callback that only hands a copy of the history to this thread at the end
+    of each epoch; the click handler draws each copy as it arrives (never from inside ``fit``).
+    """
     import ipywidgets as widgets
-    import torch
 
-    from lrcourse.callbacks import Callback
-    from lrcourse.experiments import RECIPES
-    from lrcourse.models import mlp
-    from lrcourse.training import fit
+    from lrcourse.experiments import load_data
 
-    ds = _load(data)
+    ds = load_data(data, device=None)
     choose = widgets.Dropdown(options=list(RECIPES), value="cosine", description="schedule")
     peak = widgets.FloatLogSlider(value=0.1, base=10, min=-3, max=0.5, step=0.05, readout_format=".3g",
                                   description="peak lr")
@@ -784,26 +599,14 @@ def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch
         ax_lr.set(xlabel="step", ylabel="learning rate", xlim=(0, run.total_steps))
         _show(fig, out)
 
-    class LivePlot(Callback):  # records nothing new: redraws from the trainer's history
-        order = 100
-
-        def __init__(self, run):
-            self.run = run
-
-        def after_epoch(self, trainer):
-            h = trainer.history
-            acc = f", val acc {h.val_acc[-1]:.3f}" if h.val_acc else ""
-            status.value = f"epoch {trainer.epoch + 1}/{self.run.epochs}{acc}"
-            draw(self.run, h)
-
     def on_train(_=None):
         run = make_run(choose.value, peak.value, epochs.value, ds, batch_size=batch_size)
-        model = mlp(ds.num_features, hidden=tuple(hidden), out_features=ds.num_classes, seed=0)
         train.disabled = True
         try:
-            history = fit(model, ds.train, ds.val, epochs=run.epochs, batch_size=batch_size,
-                          optimizer=lambda p: torch.optim.SGD(p, lr=run.peak_lr, momentum=0.9),
-                          schedule=run.schedule, progress=False, seed=0, callbacks=[LivePlot(run)])
+            for history in _train_in_background(run, ds, hidden):  # the last one is the History fit returned
+                acc = f", val acc {history.val_acc[-1]:.3f}" if history.val_acc else ""
+                status.value = f"epoch {len(history.epoch_steps)}/{run.epochs}{acc}"
+                draw(run, history)
         except Exception as exc:  # noqa: BLE001 - a click handler: show it, a traceback would vanish in the log
             status.value = f"<span style='color:#b00'>⚠ {type(exc).__name__}: {exc}</span>"
             return
@@ -816,3 +619,58 @@ def training_explorer(data: str = "digits", hidden: Sequence[int] = (64,), batch
     train.on_click(on_train)
     status.value = f"{ds!r}: press Train"
     return box
+
+
+def _train_in_background(run: Run, ds, hidden: Sequence[int]):
+    """Train ``run`` in a worker thread; yield a copy of the history after each epoch, then the
+    History ``fit`` returned. ``fit`` and its callbacks only record;
+    the caller draws. Leaving the loop early (an error, a kernel interrupt) stops the training
+    at its next update.
+    """
+    import torch
+
+    from lrcourse.models import mlp
+    from lrcourse.training import fit
+
+    feed: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    model = mlp(ds.num_features, hidden=tuple(hidden), out_features=ds.num_classes, seed=0)
+
+    def work():
+        try:
+            history = fit(model, ds.train, ds.val, epochs=run.epochs, batch_size=run.batch_size,
+                          optimizer=lambda p: torch.optim.SGD(p, lr=run.peak_lr, momentum=0.9),
+                          schedule=run.schedule, progress=False, seed=0, callbacks=[_EpochFeed(feed, stop)])
+            feed.put(("done", history))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, which raises it
+            feed.put(("error", exc))
+
+    worker = threading.Thread(target=work, name="training_explorer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = feed.get()
+            if kind == "error":
+                raise item
+            yield item
+            if kind == "done":
+                return
+    finally:
+        stop.set()
+        worker.join()
+
+
+class _EpochFeed(Callback):
+    """Records only: at each epoch end a copy of the history goes to ``feed``; stops once ``stop`` is set."""
+
+    order = 100  # after the built-in callbacks have recorded the epoch
+
+    def __init__(self, feed: queue.Queue, stop: threading.Event):
+        self.feed, self.stop = feed, stop
+
+    def after_batch(self, trainer):
+        if self.stop.is_set():
+            raise StopTraining("the explorer stopped this run")
+
+    def after_epoch(self, trainer):
+        self.feed.put(("epoch", copy.deepcopy(trainer.history)))

@@ -209,7 +209,6 @@ def test_doctor_exits_zero_and_lists_checks():
 
 # ---------------------------------------------------------------------- find-lr and compare
 def test_find_lr_prints_suggestions_and_saves_plot(tmp_path, capsys):
-    pytest.importorskip("lrcourse.plotting")
     assert cli.main(["find-lr", "--data", "digits", "--hidden", "16", "--steps", "30",
                      "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -218,7 +217,6 @@ def test_find_lr_prints_suggestions_and_saves_plot(tmp_path, capsys):
 
 
 def test_compare_table_csv_and_plot(tmp_path, capsys):
-    pytest.importorskip("lrcourse.experiments")
     assert cli.main(["compare", "--data", "digits", "--schedules", "constant,cosine", "--lrs", "0.05",
                      "--seeds", "1", "--epochs", "1", "--hidden", "8", "--out", str(tmp_path),
                      "--no-progress"]) == 0
@@ -230,7 +228,53 @@ def test_compare_table_csv_and_plot(tmp_path, capsys):
 
 
 def test_compare_bad_schedule_is_one_line(tmp_path, capsys):
-    pytest.importorskip("lrcourse.experiments")
     assert cli.main(["compare", "--schedules", "nosuch", "--out", str(tmp_path), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "nosuch" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["find-lr", "--steps", "1"], "argument --steps: must be >= 2, got '1'"),
+    (["find-lr", "--momentum", "-1"], "argument --momentum: must be >= 0, got '-1'"),
+    (["find-lr", "--momentum", "nan"], "argument --momentum: must be a finite number, got 'nan'"),
+    (["find-lr", "--momentum", "1"], "argument --momentum: must be < 1, got '1'"),
+    (["find-lr", "--seed", "-1"], "argument --seed: must be >= 0, got '-1'"),
+    (["find-lr", "--seed", "1.5"], "argument --seed: expected an integer, got '1.5'"),
+    (["lab", "--port", "99999"], "argument --port: must be <= 65535, got '99999'"),
+    (["lab", "--port", "0"], "argument --port: must be >= 1, got '0'"),
+    (["compare", "--optimizer", "lion"], "argument --optimizer: invalid choice: 'lion'"),
+])
+def test_find_lr_compare_and_lab_refuse_bad_numbers_in_one_line(argv, fragment, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_cli_optimizers_are_the_library_optimizers():
+    from lrcourse.experiments import OPTIMIZERS
+
+    assert cli.OPTIMIZERS == OPTIMIZERS  # AdamW included: one optimizer-by-name
+
+
+def test_find_lr_into_a_closed_pipe_exits_quietly(tmp_path):
+    """`lrcourse find-lr ... | head`: the reader is gone before the table is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "lrcourse", "find-lr", "--data", "digits", "--hidden", "8",
+                             "--steps", "5", "--optimizer", "adamw", "--out", str(tmp_path), "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141 and err == "", err
+    assert (tmp_path / "find_lr_digits_adamw.png").exists()
+
+
+def test_compare_into_an_unwritable_cache_fails_before_training(tmp_path, capsys, monkeypatch):
+    from lrcourse import experiments
+
+    monkeypatch.setattr(experiments, "run_one", lambda config: pytest.fail("trained before checking --cache"))
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    assert cli.main(["compare", "--data", "digits", "--schedules", "constant", "--lrs", "0.1", "--seeds", "1",
+                     "--epochs", "1", "--hidden", "8", "--cache", str(blocker), "--out", str(tmp_path / "out"),
+                     "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrcourse compare: error: cache_dir") and err.count("\n") == 1

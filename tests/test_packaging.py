@@ -14,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_TO_PIP = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
 NOT_PACKAGES = {"python", "pip"}  # conda lines that are the toolchain, not course packages
-TORCH_FREE = ["schedules.py", "plateau.py", "seeding.py", "evidence.py"]  # DESIGN.md: no torch import
+TORCH_FREE = ["schedules.py", "plateau.py", "seeding.py", "evidence.py", "recipes.py", "results.py", "theory.py"]  # DESIGN.md: no torch import
 
 
 def split_requirement(text):

@@ -3,7 +3,6 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pytest
 import torch
 
 from lrcourse.data import digits

@@ -3,12 +3,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from lrcourse.plotting import plot_plateau  # noqa: E402
-from lrcourse.widgets import plateau_trace  # noqa: E402
+from lrcourse.plotting import plot_plateau
+from lrcourse.widgets import plateau_trace
 
 METRICS = [3.0, 2.0, 2.5, 2.4, 2.1, 2.2]
 

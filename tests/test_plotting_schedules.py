@@ -3,12 +3,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from lrcourse.plotting import plot_schedules  # noqa: E402
-from lrcourse.schedules import CosineAnnealing, OneCycle, StepDecay, warmup_cosine  # noqa: E402
+from lrcourse.plotting import plot_schedules
+from lrcourse.schedules import CosineAnnealing, OneCycle, StepDecay, warmup_cosine
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from lrcourse.theory import least_squares_L, quadratic_gd, sharpness, stability_limit
+from lrcourse.theory import (
+    FUNCTIONS,
+    classify,
+    describe_run,
+    gd_trajectory,
+    least_squares_L,
+    quadratic_gd,
+    sharpness,
+    stability_limit,
+    surface,
+)
 
 
 class Bowl(torch.nn.Module):
@@ -112,3 +122,58 @@ def test_least_squares_on_digits_converges_iff_lr_below_two_over_L(factor, conve
 def test_bad_input_names_the_parameter(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+# --- gradient descent on the two 2-D test functions ------------------------------------------------
+def test_quadratic_trajectory_is_the_closed_form():
+    lr, x0 = 0.15, np.array([-1.8, 1.6])
+    traj = gd_trajectory("quadratic", lr, 10, x0)
+    t = np.arange(11)[:, None]
+    np.testing.assert_allclose(traj, x0 * (1 - lr * np.array([10.0, 1.0])) ** t)
+
+
+@pytest.mark.parametrize("fraction, verdict", [(0.3, "converges"), (0.9, "converges"), (0.99, "converges"),
+                                               (1.0, "oscillates"), (1.02, "diverges"), (1.5, "diverges")])
+def test_classify_around_two_over_L(fraction, verdict):
+    limit = 2 / FUNCTIONS["quadratic"]["L"]
+    assert classify(gd_trajectory("quadratic", fraction * limit, 150)) == verdict
+
+
+def test_readout_says_oscillating_only_above_one_over_L():
+    assert describe_run("quadratic", 0.18, gd_trajectory("quadratic", 0.18, 60)) == \
+        "lr = 0.18 = 0.90 × 2/L: converges, oscillating"
+    assert describe_run("quadratic", 0.08, gd_trajectory("quadratic", 0.08, 60)).endswith("converges, monotonically")
+    assert describe_run("quadratic", 0.3, gd_trajectory("quadratic", 0.3, 60)).endswith("diverges")
+
+
+def test_rosenbrock_minimum_is_a_fixed_point_and_blowups_are_cut():
+    np.testing.assert_allclose(gd_trajectory("rosenbrock", 0.001, 5, x0=(1.0, 1.0)), np.ones((6, 2)))
+    far = gd_trajectory("rosenbrock", 0.01, 50)
+    assert np.isnan(far[-1]).all() and classify(far, (1, 1)) == "diverges"
+    assert classify(gd_trajectory("rosenbrock", 0.001, 500), (1.0, 1.0)) == "converges"
+
+
+@pytest.mark.parametrize("args, words", [(("cubic", 0.1, 5), "fn_name"), (("quadratic", -1.0, 5), "lr"),
+                                         (("quadratic", 0.1, 2.5), "steps")])
+def test_gd_trajectory_bad_input(args, words):
+    with pytest.raises(ValueError, match=words):
+        gd_trajectory(*args)
+
+
+def test_surface_is_zero_at_each_minimum_and_positive_elsewhere():
+    for name, spec in FUNCTIONS.items():
+        assert surface(name, *spec["minimum"]) == 0.0
+        assert surface(name, *spec["x0"]) > 0.0
+    with pytest.raises(ValueError, match="fn_name"):
+        surface("cubic", 0.0, 0.0)
+
+
+def test_theory_imports_torch_only_for_sharpness():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from lrcourse.theory import classify, gd_trajectory, stability_limit\n"
+            "assert classify(gd_trajectory('quadratic', 0.1, 50)) == 'converges' and stability_limit(4.0) == 0.5\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]

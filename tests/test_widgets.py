@@ -13,10 +13,20 @@ import torch
 from lrcourse import schedules as S
 from lrcourse.experiments import RECIPES
 from lrcourse.widgets import _step_default  # the param-spec helper under test
-from lrcourse.widgets import (FUNCTIONS, build_schedule, classify, describe_run, gd_trajectory,
-                              lr_explorer, make_run, param_specs, plateau_explorer, plateau_trace,
-                              preset_specs, schedule_curves, schedule_explorer, schedule_name,
-                              synthetic_val_loss, torch_equivalent, training_explorer)
+from lrcourse.widgets import (
+    build_schedule,
+    lr_explorer,
+    param_specs,
+    plateau_explorer,
+    plateau_trace,
+    preset_specs,
+    schedule_curves,
+    schedule_explorer,
+    schedule_name,
+    synthetic_val_loss,
+    torch_equivalent,
+    training_explorer,
+)
 
 
 # --- param_specs / build_schedule ----------------------------------------------------------------
@@ -114,7 +124,7 @@ def test_torch_equivalent_strings():
 def _run_code(code, steps):
     params = [torch.zeros(1, requires_grad=True)]
     ns = {"torch": torch, "params": params}
-    exec(code, ns)
+    exec(code, ns)  # noqa: S102 - running the generated torch code is the test
     opt, sched, lrs = ns["optimizer"], ns["scheduler"], []
     for _ in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
@@ -159,59 +169,14 @@ def test_schedule_curves_lr_and_momentum():
     assert cos["momentum"] is None and cos["label"] == "CosineAnnealing(lr=0.1, total_steps=40)"
 
 
-# --- gradient descent on 2-D functions -----------------------------------------------------------
-def test_quadratic_trajectory_is_the_closed_form():
-    lr, x0 = 0.15, np.array([-1.8, 1.6])
-    traj = gd_trajectory("quadratic", lr, 10, x0)
-    t = np.arange(11)[:, None]
-    np.testing.assert_allclose(traj, x0 * (1 - lr * np.array([10.0, 1.0])) ** t)
+# --- the pure parts live in theory / plateau / recipes; the notebooks import them from here too -----
+def test_the_pure_parts_are_re_exported_for_the_notebooks():
+    from lrcourse import plateau, recipes, theory, widgets
 
-
-@pytest.mark.parametrize("fraction, verdict", [(0.3, "converges"), (0.9, "converges"), (0.99, "converges"),
-                                               (1.0, "oscillates"), (1.02, "diverges"), (1.5, "diverges")])
-def test_classify_around_two_over_L(fraction, verdict):
-    limit = 2 / FUNCTIONS["quadratic"]["L"]
-    assert classify(gd_trajectory("quadratic", fraction * limit, 150)) == verdict
-
-
-def test_readout_says_oscillating_only_above_one_over_L():
-    assert describe_run("quadratic", 0.18, gd_trajectory("quadratic", 0.18, 60)) == \
-        "lr = 0.18 = 0.90 × 2/L: converges, oscillating"
-    assert describe_run("quadratic", 0.08, gd_trajectory("quadratic", 0.08, 60)).endswith("converges, monotonically")
-    assert describe_run("quadratic", 0.3, gd_trajectory("quadratic", 0.3, 60)).endswith("diverges")
-
-
-def test_rosenbrock_minimum_is_a_fixed_point_and_blowups_are_cut():
-    np.testing.assert_allclose(gd_trajectory("rosenbrock", 0.001, 5, x0=(1.0, 1.0)), np.ones((6, 2)))
-    far = gd_trajectory("rosenbrock", 0.01, 50)
-    assert np.isnan(far[-1]).all() and classify(far, (1, 1)) == "diverges"
-    assert classify(gd_trajectory("rosenbrock", 0.001, 500), (1.0, 1.0)) == "converges"
-
-
-@pytest.mark.parametrize("args, words", [(("cubic", 0.1, 5), "fn_name"), (("quadratic", -1.0, 5), "lr"),
-                                         (("quadratic", 0.1, 2.5), "steps")])
-def test_gd_trajectory_bad_input(args, words):
-    with pytest.raises(ValueError, match=words):
-        gd_trajectory(*args)
-
-
-# --- make_run ------------------------------------------------------------------------------------
-def test_make_run_scales_the_recipe_to_the_update_count():
-    run = make_run("onecycle", 0.3, epochs=4, data=1437, batch_size=64)
-    assert (run.steps_per_epoch, run.total_steps) == (23, 92)
-    assert run.schedule == RECIPES["onecycle"](0.3, 92)
-
-    class FakeData:
-        train = (None, list(range(100)))
-    assert make_run("cosine", 0.1, 2, FakeData(), batch_size=30).total_steps == 8
-
-
-@pytest.mark.parametrize("kwargs, words", [(dict(schedule_name="nope"), "schedule_name"), (dict(peak_lr=0.0), "peak_lr"),
-                                           (dict(epochs=0), "epochs"), (dict(data=0), "data")])
-def test_make_run_bad_input(kwargs, words):
-    args = dict(schedule_name="cosine", peak_lr=0.1, epochs=2, data=100) | kwargs
-    with pytest.raises(ValueError, match=words):
-        make_run(**args)
+    for module, names in [(theory, ["FUNCTIONS", "gd_trajectory", "classify", "describe_run"]),
+                          (plateau, ["plateau_trace", "synthetic_val_loss"]), (recipes, ["Run", "make_run"])]:
+        for name in names:
+            assert getattr(widgets, name) is getattr(module, name), name
 
 
 # --- widget smoke tests ----------------------------------------------------------------------------
@@ -266,7 +231,7 @@ def test_training_explorer_trains_and_keeps_the_previous_run():
     assert run2.schedule == RECIPES["linear"](0.05, run2.total_steps)
     np.testing.assert_allclose(h2.lr, run2.schedule.curve(run2.total_steps))  # the applied LR is the schedule
     assert "epoch 1/1" in w.children[2].value
-    grey = [l for l in w.figure.axes[0].get_lines() if l.get_color() == "0.75"]
+    grey = [line for line in w.figure.axes[0].get_lines() if line.get_color() == "0.75"]
     assert len(grey) == 1 and len(grey[0].get_ydata()) == len(h1.loss)
     assert plt.get_fignums() == before
 
