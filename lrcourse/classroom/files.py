@@ -7,6 +7,7 @@ up front with a uniquely named probe file, so two processes checking one folder 
 """
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import warnings
@@ -27,8 +28,8 @@ def _first_message_line(err: BaseException) -> str:
 def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
     """Read a notebook as nbformat 4 and validate it; every failure is one ClassroomError line.
 
-    Older formats (nbformat 3) are converted, as Jupyter does; anything the nbformat schema
-    rejects (a number as a cell's source, an unknown cell type, ``cells`` that is not a list)
+    Older formats (nbformat 3) are converted and a missing cell ``metadata`` or ``outputs`` is
+    added, as Jupyter does; anything else the nbformat schema rejects (a number as a cell's source, an unknown cell type, ``cells`` that is not a list)
     is refused here rather than failing later.
     """
     path = Path(path)
@@ -37,11 +38,30 @@ def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns about missing cell ids: harmless
-            nb = nbformat.read(path, as_version=4)
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"the file holds a JSON {type(data).__name__}, not a notebook")
+            _fill_defaults(data)
+            nb = nbformat.reads(json.dumps(data), as_version=4)
             nbformat.validate(nb)
-    except Exception as err:  # invalid JSON, wrong schema, unreadable file: all the same to a user
+    except ValueError as err:
+        if isinstance(err, json.JSONDecodeError):
+            raise ClassroomError(f"{path}: not a readable notebook (not JSON: {err})") from None
+        raise ClassroomError(f"{path}: not a readable notebook ({_first_message_line(err)})") from None
+    except Exception as err:  # wrong schema, unreadable file: all the same to a user
         raise ClassroomError(f"{path}: not a readable notebook ({_first_message_line(err)})") from None
     return nb
+
+
+def _fill_defaults(data) -> None:
+    """Add the empty fields an editor may drop (a cell's ``metadata``, a code cell's ``outputs``), as Jupyter does."""
+    cells = data.get("cells") if isinstance(data, dict) else None
+    for cell in cells if isinstance(cells, list) else []:
+        if isinstance(cell, dict):
+            cell.setdefault("metadata", {})
+            if cell.get("cell_type") == "code":
+                cell.setdefault("outputs", [])
+                cell.setdefault("execution_count", None)
 
 
 def find_notebooks(paths, default_dir: Path | None = None, *, recursive: bool = False) -> list[Path]:
