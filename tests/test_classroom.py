@@ -7,7 +7,6 @@ The probe scenarios of the reliability review are named in the tests (SWR-n, DAT
 import copy
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -60,7 +59,8 @@ def exercise_notebook(answer=None):
     ("### BEGIN SOLUTION (write your code below)\nx = 'SECRET'\n### END SOLUTION (done)",
      "# YOUR CODE HERE\nraise NotImplementedError()", 1),
     ("### BEGIN SOLUTION:\nx = 'SECRET'\n### END SOLUTION:", "# YOUR CODE HERE\nraise NotImplementedError()", 1),
-    ("y = 1  ### BEGIN SOLUTION\nx = 'SECRET'\ny = 2  ### END SOLUTION", "# YOUR CODE HERE\nraise NotImplementedError()", 1),
+    ("y = 1  ### BEGIN SOLUTION\nx = 'SECRET'\ny = 2  ### END SOLUTION",
+     "# YOUR CODE HERE\nraise NotImplementedError()", 1),
 ])
 def test_strip_solutions_landmarks(source, expected, n):
     assert classroom.strip_solutions(source) == (expected, n)
@@ -251,7 +251,8 @@ def _test_cell(source, points=1, outputs=(), execution_count=None):
      "# NBVAL_CHECK_OUTPUT\nresult = check_value(x, 1)\nresult.score  # your points out of 1"),
     ("# NBVAL_CHECK_OUTPUT\nr = check_schedule(f, Linear)\nprint('done')\nassert r.passed\n", 2,
      "# NBVAL_CHECK_OUTPUT\nr = check_schedule(f, Linear)\nprint('done')\nr.score * 2  # your points out of 2"),
-    ("assert check_choice(\n    c, 'b')", 1, "# NBVAL_CHECK_OUTPUT\ncheck_choice(\n    c, 'b').score  # your points out of 1"),
+    ("assert check_choice(\n    c, 'b')", 1,
+     "# NBVAL_CHECK_OUTPUT\ncheck_choice(\n    c, 'b').score  # your points out of 1"),
     ("# NBVAL_CHECK_OUTPUT\nresult = check_value(x, 1)\nresult.score", 0.5,  # the points changed since
      "# NBVAL_CHECK_OUTPUT\nresult = check_value(x, 1)\nresult.score * 0.5  # your points out of 0.5"),
 ])
@@ -460,8 +461,10 @@ def runaways(tmp_path_factory):
     (folder / "source").mkdir()
     nbformat.write(src, folder / "source" / "ex.ipynb")
     pids, csv_path = folder / "pids", folder / "scores.csv"
-    killer = copy.deepcopy(src)
-    killer.cells.insert(0, v4.new_code_cell("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"))
+    killer = copy.deepcopy(src)  # deletes the next learner's file (DATA-3), then kills its grader (DATA-2)
+    fine = folder / "submitted" / "d_fine" / "ex.ipynb"
+    killer.cells.insert(0, v4.new_code_cell(f"import os, signal\nos.remove({str(fine)!r})\n"
+                                            f"os.kill(os.getppid(), signal.SIGKILL)"))
     sleepers = copy.deepcopy(src)
     sleepers.cells.insert(0, v4.new_code_cell(textwrap.dedent(f"""\
         import os, subprocess, time
@@ -506,8 +509,9 @@ def runaways(tmp_path_factory):
     return folder, scores, runs, grown
 
 
-def test_a_submission_cannot_kill_the_grader(runaways):
+def test_a_submission_cannot_kill_the_grader_or_delete_another(runaways):
     got = by_learner(runaways[1])
+    assert not (runaways[0] / "submitted" / "d_fine" / "ex.ipynb").exists()  # deleted, yet graded as read before
     assert got["a_killer"] == {k: (0, 1, "not run: the process running this notebook died (killed by the notebook?)")
                                for k in ("test_1", "test_2")}
     assert got["d_fine"] == {"test_1": (1, 1, "passed"), "test_2": (1, 1, "passed")}  # graded after it

@@ -28,7 +28,7 @@ from lrcourse.classroom.assign import (
 )
 from lrcourse.classroom.files import (
     ClassroomError,
-    _make_dir,
+    _make_dir,  # noqa: F401  (cli.py's shared _out_dir imports it)
     find_notebooks,
     read_notebook,
     table,

@@ -25,20 +25,21 @@ def _first_message_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
+def read_notebook(path: str | os.PathLike, data: bytes | None = None) -> nbformat.NotebookNode:
     """Read a notebook as nbformat 4 and validate it; every failure is one ClassroomError line.
 
     Older formats (nbformat 3) are converted and a missing cell ``metadata`` or ``outputs`` is
     added, as Jupyter does; anything else the nbformat schema rejects (a number as a cell's source, an unknown cell type, ``cells`` that is not a list)
-    is refused here rather than failing later.
+    is refused here rather than failing later. ``data``: the file's bytes, read earlier (the path
+    then only names it in messages).
     """
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise ClassroomError(f"{path}: no such notebook")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # nbformat warns about missing cell ids: harmless
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_bytes() if data is None else data)
             if not isinstance(data, dict):
                 raise ValueError(f"the file holds a JSON {type(data).__name__}, not a notebook")
             _fill_defaults(data)
@@ -54,7 +55,7 @@ def read_notebook(path: str | os.PathLike) -> nbformat.NotebookNode:
 
 
 def _fill_defaults(data) -> None:
-    """Add the empty fields an editor may drop (a cell's ``metadata``, a code cell's ``outputs``), as Jupyter does."""
+    """Add the empty fields an editor may drop (a cell's ``metadata``, a code cell's ``outputs``)."""
     cells = data.get("cells") if isinstance(data, dict) else None
     for cell in cells if isinstance(cells, list) else []:
         if isinstance(cell, dict):

@@ -194,13 +194,13 @@ def _rows(label, graded, score, status):
 
 
 def grade_notebook(submission: str | os.PathLike, source, *, timeout=60, deadline=600, memory=DEFAULT_MEMORY,
-                   label: str | None = None, cancel=None) -> list[ExerciseScore]:
+                   label: str | None = None, data: bytes | None = None, cancel=None) -> list[ExerciseScore]:
     """Grade one submission against ``source`` (a path or a notebook); one row per graded cell of the source.
 
     A submission that cannot be read, or holds none of the source's graded cells, gets every
     exercise at 0 with the reason; nothing raises for a bad submission. A bad *source* raises
     ClassroomError. ``timeout`` per cell and ``deadline`` per notebook are in seconds (rounded
-    up); ``memory`` in bytes (None: no limit).
+    up); ``memory`` in bytes (None: no limit). ``data``: the submission's bytes, read earlier.
     """
     source_nb = source if isinstance(source, nbformat.NotebookNode) else read_notebook(source)
     graded = graded_cells(source_nb)
@@ -211,7 +211,7 @@ def grade_notebook(submission: str | os.PathLike, source, *, timeout=60, deadlin
     label = str(submission) if label is None else label
     timeout = sandbox.seconds(timeout)
     try:
-        submitted = read_notebook(submission)
+        submitted = read_notebook(submission, data)
     except ClassroomError as err:
         return _rows(label, graded, 0.0, f"unreadable: {str(err).split(': ', 1)[-1]}")
     nb, found, edited = restore_from_source(submitted, source_nb)
@@ -245,8 +245,9 @@ def grade_submissions(paths, source, *, csv_path=None, json_path=None, timeout=6
                       memory=DEFAULT_MEMORY, progress: bool = True) -> list[ExerciseScore]:
     """Grade each submission against the source notebook of the same file name in ``source``.
 
-    ``source`` is a folder of source notebooks or one notebook. Every source needed is read
-    and checked before the first submission runs. After each learner the CSV/JSON files are
+    ``source`` is a folder of source notebooks or one notebook. Every source needed and every
+    submission is read before the first submission runs, so a submission that deletes or edits
+    files cannot change what the others are graded on. After each learner the CSV/JSON files are
     rewritten atomically with everything known so far, so a crash, a kill or Ctrl-C loses
     nothing already graded. On Ctrl-C (KeyboardInterrupt) the learner being graded is marked
     "interrupted" and those after it "not graded", with no points (never 0); the files are
@@ -255,6 +256,12 @@ def grade_submissions(paths, source, *, csv_path=None, json_path=None, timeout=6
     from tqdm.auto import tqdm
 
     paths = [Path(p) for p in paths]
+    snapshot = {}  # every submission read before any runs: one cannot delete or change another's
+    for p in paths:
+        try:
+            snapshot[p] = p.read_bytes()
+        except OSError as err:
+            snapshot[p] = f"{p}: {err.strerror or err}"
     sources = {p.name: p for p in find_notebooks([source])}
     needed = {}
     for name in sorted({p.name for p in paths} & set(sources)):
@@ -270,10 +277,12 @@ def grade_submissions(paths, source, *, csv_path=None, json_path=None, timeout=6
             if path.name not in needed:
                 scores.append(ExerciseScore(str(path), "", None, 0.0, 0.0,
                                             f"no source notebook named {path.name!r} in {source}"))
+            elif isinstance(snapshot[path], str):
+                scores += _rows(str(path), graded_cells(needed[path.name]), 0.0, f"unreadable: {snapshot[path]}")
             else:
                 try:
                     scores += grade_notebook(path, needed[path.name], timeout=timeout, deadline=deadline,
-                                             memory=memory)
+                                             memory=memory, data=snapshot[path])
                 except KeyboardInterrupt:
                     scores += _rows(str(path), graded_cells(needed[path.name]), None, "interrupted")
                     for rest in paths[i + 1:]:
