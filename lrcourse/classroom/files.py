@@ -29,8 +29,9 @@ def read_notebook(path: str | os.PathLike, data: bytes | None = None) -> nbforma
     """Read a notebook as nbformat 4 and validate it; every failure is one ClassroomError line.
 
     Older formats (nbformat 3) are converted and a missing cell ``metadata`` or ``outputs`` is
-    added, as Jupyter does; anything else the nbformat schema rejects (a number as a cell's source, an unknown cell type, ``cells`` that is not a list)
-    is refused here rather than failing later. ``data``: the file's bytes, read earlier (the path
+    added, as Jupyter does; anything else the nbformat schema rejects (a number as a cell's
+    source, an unknown cell type, ``cells`` that is not a list) is refused here rather than
+    failing later. ``data``: the file's bytes, read earlier (the path
     then only names it in messages).
     """
     path = Path(path)
