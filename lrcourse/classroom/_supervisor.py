@@ -51,8 +51,8 @@ def kill_descendants() -> None:
         psutil.wait_procs(children, timeout=1)
 
 
-def kernel_spec_manager(memory: int | None):
-    """Kernels of this interpreter (whatever the notebook's kernelspec says), with a memory limit."""
+def kernel_spec_manager(memory: int | None, output: int | None = None):
+    """Kernels of this interpreter (whatever the notebook's kernelspec says), with memory and output limits."""
     import ipykernel.kernelspec
     from jupyter_client.kernelspec import KernelSpecManager
 
@@ -60,7 +60,8 @@ def kernel_spec_manager(memory: int | None):
         def get_kernel_spec(self, kernel_name):
             spec = ipykernel.kernelspec.get_kernel_dict()
             spec["argv"] = [sys.executable, "-m", "lrcourse.classroom._kernel",
-                            *(["--memory", str(int(memory))] if memory else []), "-f", "{connection_file}"]
+                            *(["--memory", str(int(memory))] if memory else []),
+                            *(["--output", str(int(output))] if output else []), "-f", "{connection_file}"]
             return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
     return CurrentEnv()
@@ -166,7 +167,8 @@ async def run(job, emit) -> str:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(job["path"], as_version=4)
-    km = AsyncKernelManager(kernel_name="python3", kernel_spec_manager=kernel_spec_manager(job["memory"]))
+    km = AsyncKernelManager(kernel_name="python3",
+                            kernel_spec_manager=kernel_spec_manager(job["memory"], job["output_limit"]))
     client = client_for(nb, km, job, emit)
     env = {**os.environ}
     try:
@@ -193,6 +195,11 @@ async def run(job, emit) -> str:
 
 def main() -> int:
     job = json.loads(sys.stdin.read())
+    # A kernel that floods messages past its capped streams (by hand, on purpose) ends this process,
+    # not the machine: outputs kept are bounded by output_limit, so this leaves ample room.
+    # (The soft limit only: the kernel resets its own.)
+    limit = 2 * 2**30 + 4 * job["output_limit"]
+    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     events = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # a stray print in this process goes to stderr, never into the event pipe
     become_subreaper()
