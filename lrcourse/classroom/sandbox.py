@@ -10,8 +10,9 @@ What runs where::
               └─ whatever the notebook starts
 
 The supervisor runs nbclient (nbgrader's ``Execute`` when grading) and sends each executed cell
-back as one JSON line on its own pipe: a notebook that prints cannot write there. It keeps at
-most ``output_limit`` bytes of output (a print flood costs neither process memory), and a cell that
+back as one JSON line on its own pipe: a notebook that prints cannot write there. The kernel's
+stdout/stderr send at most ``output_limit`` bytes and the supervisor keeps at most that much (a
+print flood costs neither process memory), and a cell that
 ignores the interrupt sent at its timeout gets its kernel killed (nbclient then stops waiting
 instead of interrupting forever). This process enforces the notebook's total ``deadline`` and
 Ctrl-C. Whatever happens, when :func:`execute` returns every process of the run is dead: the
