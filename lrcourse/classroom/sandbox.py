@@ -12,9 +12,8 @@ What runs where::
 The supervisor runs nbclient (nbgrader's ``Execute`` when grading) and sends each executed cell
 back as one JSON line on its own pipe: a notebook that prints cannot write there. The kernel's
 stdout/stderr send at most ``output_limit`` bytes and the supervisor keeps at most that much (a
-print flood costs neither process memory), and a cell that
-ignores the interrupt sent at its timeout gets its kernel killed (nbclient then stops waiting
-instead of interrupting forever). This process enforces the notebook's total ``deadline`` and
+print flood costs neither process memory), and a cell that ignores the interrupt sent at its
+timeout gets its kernel killed (nbclient then stops waiting instead of interrupting forever). This process enforces the notebook's total ``deadline`` and
 Ctrl-C. Whatever happens, when :func:`execute` returns every process of the run is dead: the
 supervisor kills the kernel's process group and everything it adopted, then this process kills
 what is left of the supervisor's tree and every process still carrying this run's token in its
