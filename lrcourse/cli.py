@@ -7,8 +7,8 @@
     lrcourse find-lr --data digits        # LR range test, suggestions, plot
     lrcourse compare --schedules cosine,onecycle --seeds 3
     lrcourse student notebooks/ student/  # solutions and hidden tests removed
-    lrcourse grade submissions/*.ipynb --csv scores.csv
-    lrcourse nbgrader-metadata notebooks/ # add/verify nbgrader cell metadata
+    lrcourse grade submitted/ --source notebooks/ --csv scores.csv
+    lrcourse nbgrader-metadata notebooks/ # nbgrader metadata; check cells end in their score
     lrcourse doctor                       # what is installed, which device, which kernel
 
 Bad input gives one ``lrcourse <command>: error: ...`` line on stderr and exit status 2; a
@@ -122,13 +122,38 @@ def cmd_lab(args) -> int:
     return subprocess.call(cmd, cwd=root)
 
 
+def _seconds(text: str) -> int:
+    """A time limit for run/grade: a finite number of seconds > 0, rounded up to whole seconds."""
+    from lrcourse.classroom import ClassroomError, seconds
+
+    try:
+        return seconds(text.strip(), "value")
+    except ClassroomError as err:
+        raise argparse.ArgumentTypeError(f"expected {str(err).split('must be ', 1)[-1]}") from None
+
+
+def _gib(text: str) -> float:
+    """A memory limit in GiB: a finite number >= 0 (0: no limit)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB, got {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number of GiB >= 0, got {text!r}")
+    return value
+
+
 def cmd_run(args) -> int:
     from lrcourse import classroom
 
     paths = classroom.find_notebooks(args.notebooks, course_root() / "notebooks")
     out = _out_dir(args.out)
-    results = classroom.run_notebooks(paths, out, timeout=args.timeout, jobs=args.jobs,
-                                      progress=not args.no_progress)
+    try:
+        results = classroom.run_notebooks(paths, out, timeout=args.timeout, deadline=args.deadline,
+                                          jobs=args.jobs, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"lrcourse run: interrupted; what finished is in {out / 'index.html'}", file=sys.stderr)
+        raise
     rows = [("notebook", "seconds", "status")] + [(r.notebook, f"{r.seconds:.1f}", r.status) for r in results]
     print(_table(rows))
     print(f"HTML: {out / 'index.html'}")
@@ -215,31 +240,40 @@ def cmd_student(args) -> int:
     return 0
 
 
-def cmd_grade(args) -> int:
-    from tqdm.auto import tqdm
+_NOT_GRADED = ("unreadable", "no source", "not graded", "none of the source")
 
+
+def cmd_grade(args) -> int:
     from lrcourse import classroom
 
-    paths = classroom.find_notebooks(args.notebooks)
-    for target in (args.json, args.csv):
-        if target:
-            _out_dir(str(Path(target).parent))
-    scores, unreadable = [], []
-    for path in tqdm(paths, unit="nb", disable=args.no_progress, file=sys.stderr):
-        try:
-            scores += classroom.grade_notebook(path, timeout=args.timeout)
-        except classroom.ClassroomError as err:  # one broken submission must not stop the class
-            unreadable.append(str(err))
-    print(classroom.scores_table(scores) if scores else "no graded cells found")
-    classroom.write_scores(scores, json_path=args.json, csv_path=args.csv)
-    for line in unreadable:
-        print(f"lrcourse grade: {line}", file=sys.stderr)
-    return 1 if unreadable else 0
+    source = Path(args.source) if args.source else course_root() / "notebooks"
+    if not source.exists():
+        raise UsageError(f"--source {source}: no such folder or notebook (the teacher's notebooks, with "
+                         f"nbgrader metadata)")
+    paths = classroom.find_notebooks(args.notebooks, recursive=True)
+    targets = [Path(t) for t in (args.csv, args.json) if t]
+    if len(targets) == 2 and targets[0].resolve() == targets[1].resolve():
+        raise UsageError("--csv and --json name the same file")
+    for target in targets:
+        classroom.writable_file(target)  # a folder or an unwritable place fails before any grading
+    memory = None if args.memory == 0 else int(args.memory * 2**30)
+    try:
+        scores = classroom.grade_submissions(paths, source, csv_path=args.csv, json_path=args.json,
+                                             timeout=args.timeout, deadline=args.deadline, memory=memory,
+                                             progress=not args.no_progress)
+    except KeyboardInterrupt:
+        written = " and ".join(map(str, targets)) or "no file (give --csv or --json)"
+        print(f"lrcourse grade: interrupted; learners graded so far are in {written}", file=sys.stderr)
+        raise
+    print(classroom.scores_table(scores))
+    bad = sorted({s.notebook for s in scores if s.status.startswith(_NOT_GRADED)})
+    for name in bad:
+        status = next(s.status for s in scores if s.notebook == name)
+        print(f"lrcourse grade: {name}: {status}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def cmd_nbgrader_metadata(args) -> int:
-    import nbformat
-
     from lrcourse import classroom
 
     paths = classroom.find_notebooks([args.src])
@@ -249,12 +283,14 @@ def cmd_nbgrader_metadata(args) -> int:
         if args.check:
             problems += classroom.check_nbgrader_metadata(nb, name=str(path))
             continue
-        new = classroom.add_nbgrader_metadata(nb)
+        new, notes = classroom.prepare_for_nbgrader(nb, name=str(path))
         if new != nb:
-            nbformat.write(new, path)
+            classroom.write_notebook(new, path)  # atomically: a crash leaves the old notebook whole
             print(f"updated {path}")
         else:
             print(f"unchanged {path}")
+        for note in notes:
+            print(f"  {note}")
     for p in problems:
         print(p)
     if args.check:
@@ -344,7 +380,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Exit status 1 if any notebook fails.")
     s.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="notebooks or folders (default: notebooks/)")
     s.add_argument("--out", default="build", help="output folder (default: build)")
-    s.add_argument("--timeout", type=_positive(float), default=600, help="per-cell timeout in seconds (default: 600)")
+    s.add_argument("--timeout", type=_seconds, default=600,
+                   help="per-cell timeout in seconds, rounded up (default: 600)")
+    s.add_argument("--deadline", type=_seconds, default=None,
+                   help="time limit for each whole notebook in seconds (default: none)")
     s.add_argument("--jobs", type=_positive(int), default=1, help="notebooks run at once (default: 1)")
     s.add_argument("--no-progress", **no_progress)
     s.set_defaults(func=cmd_run)
@@ -390,20 +429,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("dest", metavar="DEST", help="output folder (not inside SRC)")
     s.set_defaults(func=cmd_student)
 
-    s = sub.add_parser("grade", help="run submissions and score their exercises",
-                       description="Run each submission in a fresh kernel (errors allowed, per-cell timeout) and "
-                                   "score every exercise check; an error, a timeout or a missing import scores 0 "
-                                   "for that exercise and the run goes on.")
-    s.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="submitted notebooks or folders")
-    s.add_argument("--json", metavar="F", help="write scores as JSON to F")
-    s.add_argument("--csv", metavar="F", help="write scores as CSV to F")
-    s.add_argument("--timeout", type=_positive(float), default=60, help="per-cell timeout in seconds (default: 60)")
+    s = sub.add_parser("grade", help="grade submissions against the source notebooks",
+                       description="Grade each submission against the source notebook of the same file name "
+                                   "(--source): the source's check cells, points and exercise names are "
+                                   "restored over the submission's (nbgrader's autograde rule), each submission "
+                                   "runs in its own folder and process group with a memory limit, an output cap, "
+                                   "a per-cell timeout and a per-notebook deadline, and each check cell's "
+                                   "displayed score counts (partial credit). Scores are written after every "
+                                   "learner. Exit status 1 if a submission could not be graded, 130 on Ctrl-C.")
+    s.add_argument("notebooks", nargs="+", metavar="SUBMISSION",
+                   help="submitted notebooks, or folders searched recursively (e.g. submitted/<learner>/)")
+    s.add_argument("--source", metavar="DIR",
+                   help="folder (or one notebook) of the source notebooks (default: the course's notebooks/)")
+    s.add_argument("--csv", metavar="F", help="write scores as CSV to F (rewritten after each learner)")
+    s.add_argument("--json", metavar="F", help="write scores as JSON to F (rewritten after each learner)")
+    s.add_argument("--timeout", type=_seconds, default=60, help="per-cell timeout in seconds, rounded up (default: 60)")
+    s.add_argument("--deadline", type=_seconds, default=600,
+                   help="time limit for each whole submission in seconds (default: 600)")
+    s.add_argument("--memory", type=_gib, default=4.0,
+                   help="memory (address space) per submission in GiB; 0 for no limit (default: 4)")
     s.add_argument("--no-progress", **no_progress)
     s.set_defaults(func=cmd_grade)
 
     s = sub.add_parser("nbgrader-metadata", help="add or verify nbgrader cell metadata",
                        description="Add metadata.nbgrader to solution and check cells of the notebooks in SRC "
-                                   "(in place), or with --check only report what is missing (exit 1 if anything).")
+                                   "and make each check cell end in its score ('assert result.passed' becomes "
+                                   "'result.score', with '# NBVAL_CHECK_OUTPUT'), rewriting each notebook "
+                                   "atomically in place; or with --check only report what is missing or would "
+                                   "mis-grade (exit 1 if anything). Running it twice changes nothing.")
     s.add_argument("src", metavar="SRC", help="a notebook or a folder of notebooks")
     s.add_argument("--check", action="store_true", help="verify only; change nothing")
     s.set_defaults(func=cmd_nbgrader_metadata)

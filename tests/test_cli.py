@@ -1,12 +1,16 @@
 """The ``lrcourse`` command, through its real entry points (``python -m lrcourse`` and the script).
 
-Kernels take seconds to start, so only five tiny notebooks are executed: two by ``run``
-(one with a plot, one failing) and three by ``grade`` (solved, unsolved, looping).
+Kernels take seconds to start, so only a few tiny notebooks are executed: by ``run`` (a plot,
+a failure, a shared output folder and Ctrl-C) and by ``grade`` (solved, and looping + wrong);
+tests/test_classroom.py grades the hostile submissions.
 """
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -120,6 +124,39 @@ def test_run_writes_html_with_embedded_plot_and_reports_failing_cell(tmp_path):
     assert {p.name: p.read_bytes() for p in src.iterdir()} == snapshot  # sources untouched
 
 
+def test_run_keeps_one_index_for_a_shared_out_and_stops_on_ctrl_c(tmp_path):
+    """SWR-16: a second run into the same --out keeps the first run's notebook in index.html.
+    CRASH-4: --timeout 2.5 works. CRASH-5: Ctrl-C stops the whole run (exit 130), the running
+    notebook is recorded as interrupted and the next one never starts."""
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nbformat.write(v4.new_notebook(cells=[v4.new_code_cell("print(1 + 1)")]), src / "a_ok.ipynb")
+    pid = tmp_path / "pid"
+    nbformat.write(v4.new_notebook(cells=[v4.new_code_cell(
+        f"import os, time\nopen({str(pid)!r}, 'w').write(str(os.getpid()))\ntime.sleep(600)")]), src / "b_sleep.ipynb")
+    nbformat.write(v4.new_notebook(cells=[v4.new_code_cell("print('never')")]), src / "c_never.ipynb")
+    out = tmp_path / "build"
+    proc = lrcourse("run", src / "a_ok.ipynb", "--out", out, "--timeout", 2.5, "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    second = subprocess.Popen([sys.executable, "-m", "lrcourse", "run", str(src / "b_sleep.ipynb"),
+                               str(src / "c_never.ipynb"), "--out", str(out), "--no-progress"], cwd=tmp_path,
+                              start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while not pid.exists() and time.monotonic() - t0 < 300 and second.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1)
+    os.killpg(second.pid, signal.SIGINT)
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 130, err[-2000:]
+    index = (out / "index.html").read_text()
+    assert 'href="a_ok.html"' in index and "b_sleep.ipynb" in index and "c_never" not in index
+    assert index.index("b_sleep.ipynb") < index.index('class="interrupted"') < index.index("</table>")
+    import psutil
+
+    kernel = int(pid.read_text())
+    assert not psutil.pid_exists(kernel) or psutil.Process(kernel).status() == psutil.STATUS_ZOMBIE
+
+
 # --------------------------------------------------------------------------------- student
 def test_student_command_and_unbalanced_markers(tmp_path, capsys):
     src = tmp_path / "src"
@@ -144,61 +181,97 @@ def test_student_command_and_unbalanced_markers(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------- grade
-def submission(answer: str, second: str = "b") -> nbformat.NotebookNode:
-    return v4.new_notebook(cells=[
+def graded_source() -> nbformat.NotebookNode:
+    from lrcourse import classroom
+
+    nb = v4.new_notebook(cells=[
         v4.new_code_cell("from lrcourse.exercises import check_value, check_choice"),
-        v4.new_code_cell("answer = None\n" + answer),
-        v4.new_code_cell("check_value(answer, 0.9 ** 10)"),
-        v4.new_code_cell(f"choice = {second!r}"),
-        v4.new_code_cell("check_choice(choice, 'b')"),
+        v4.new_code_cell("answer = None\n### BEGIN SOLUTION\nanswer = 0.9 ** 10\n### END SOLUTION"),
+        v4.new_code_cell("assert check_value(answer, 0.9 ** 10)"),
+        v4.new_code_cell("choice = None\n### BEGIN SOLUTION\nchoice = 'b'\n### END SOLUTION"),
+        v4.new_code_cell("assert check_choice(choice, 'b')"),
     ])
+    return classroom.prepare_for_nbgrader(nb)[0]
 
 
-def test_grade_solved_unsolved_and_looping(tmp_path):
-    subs = tmp_path / "submitted"
-    subs.mkdir()
-    nbformat.write(submission("answer = 0.9 ** 10"), subs / "alice.ipynb")
-    nbformat.write(submission("raise NotImplementedError()", second="a"), subs / "bob.ipynb")
-    nbformat.write(submission("import no_such_module_xyz"), subs / "carol.ipynb")
-    loop = submission("answer = 0.9 ** 10")
-    loop.cells[2].source = "while True:\n    pass\ncheck_value(answer, 0.9 ** 10)"
-    nbformat.write(loop, subs / "dave.ipynb")
-    proc = lrcourse("grade", subs, "--timeout", 10, "--json", tmp_path / "s.json", "--csv", tmp_path / "s.csv",
-                    "--no-progress", timeout=600)
+def test_grade_against_the_source_with_a_fractional_timeout(tmp_path):
+    """SWR-1: --timeout 2.5 works (rounded up to 3 s); a looping cell times out, the run goes on."""
+    src = graded_source()
+    (tmp_path / "source").mkdir()
+    nbformat.write(src, tmp_path / "source" / "ex.ipynb")
+    loop = graded_source()
+    loop.cells[1].source = "answer = 0.9 ** 10\nwhile True:\n    pass"
+    loop.cells[3].source = "choice = 'a'"
+    for learner, nb in (("alice", src), ("bob", loop)):
+        (tmp_path / "submitted" / learner).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "submitted" / learner / "ex.ipynb")
+    proc = lrcourse("grade", tmp_path / "submitted", "--source", tmp_path / "source", "--timeout", 2.5,
+                    "--json", tmp_path / "s.json", "--csv", tmp_path / "s.csv", "--no-progress", cwd=tmp_path,
+                    timeout=900)
     assert proc.returncode == 0, proc.stderr
     rows = json.loads((tmp_path / "s.json").read_text())
-    got = {(Path(r["notebook"]).name, r["exercise"]): (r["score"], r["status"]) for r in rows}
-    assert got == {
-        ("alice.ipynb", "ex1"): (1.0, "passed"), ("alice.ipynb", "ex2"): (1.0, "passed"),
-        ("bob.ipynb", "ex1"): (0.0, "failed"), ("bob.ipynb", "ex2"): (0.0, "failed"),
-        ("carol.ipynb", "ex1"): (0.0, "failed"), ("carol.ipynb", "ex2"): (1.0, "passed"),
-        ("dave.ipynb", "ex1"): (0.0, "timeout"), ("dave.ipynb", "ex2"): (1.0, "passed"),
-    }
+    got = {(Path(r["notebook"]).parent.name, r["exercise"]): (r["points"], r["status"]) for r in rows}
+    assert got == {("alice", "test_1"): (1.0, "passed"), ("alice", "test_2"): (1.0, "passed"),
+                   ("bob", "test_1"): (1.0, "passed"), ("bob", "test_2"): (0.0, "failed")}
     csv_lines = (tmp_path / "s.csv").read_text().splitlines()
-    assert csv_lines[0] == "notebook,exercise,cell,score,points,max_points,status" and len(csv_lines) == 9
+    assert csv_lines[0] == "notebook,exercise,cell,score,points,max_points,status" and len(csv_lines) == 5
     totals = [line.split() for line in proc.stdout.splitlines() if "TOTAL" in line]
-    assert [(Path(t[0]).name, t[2]) for t in totals] == [
-        ("alice.ipynb", "2/2"), ("bob.ipynb", "0/2"), ("carol.ipynb", "1/2"), ("dave.ipynb", "1/2")]
+    assert [(Path(t[0]).parent.name, t[2]) for t in totals] == [("alice", "2/2"), ("bob", "1/2")]
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--csv", "{tmp}"], "is a folder; give a file name"),                       # DATA-6
+    (["--json", "{tmp}/blocker/s.json"], "cannot write to this folder"),
+    (["--csv", "{tmp}/s.csv", "--json", "{tmp}/s.csv"], "--csv and --json name the same file"),
+    (["--timeout", "nan"], "expected a finite number of seconds > 0, got 'nan'"),  # SWR-1
+    (["--timeout", "inf"], "expected a finite number of seconds > 0"),
+    (["--deadline", "0"], "expected a finite number of seconds > 0"),
+    (["--memory", "-1"], "must be a finite number of GiB >= 0"),
+    (["--source", "{tmp}/nowhere"], "--source {tmp}/nowhere: no such folder"),
+])
+def test_grade_refuses_bad_outputs_and_limits_before_grading(tmp_path, capsys, extra, fragment):
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    (tmp_path / "source").mkdir()
+    nbformat.write(graded_source(), tmp_path / "source" / "ex.ipynb")
+    marker = tmp_path / "ran"
+    sub = graded_source()
+    sub.cells.insert(0, v4.new_code_cell(f"open({str(marker)!r}, 'w').close()"))
+    nbformat.write(sub, tmp_path / "ex.ipynb")
+    argv = ["grade", str(tmp_path / "ex.ipynb"), "--source", str(tmp_path / "source"), "--no-progress"]
+    assert cli.main(argv + [a.format(tmp=tmp_path) for a in extra]) == 2
+    err = capsys.readouterr().err
+    assert fragment.format(tmp=tmp_path) in err and err.count("\n") == 1
+    assert not marker.exists()  # refused before any submission ran
 
 
 # ---------------------------------------------------------------------- nbgrader-metadata
-def test_nbgrader_metadata_command_adds_then_checks(tmp_path, capsys):
-    nb = submission("### BEGIN SOLUTION\nanswer = 0.9 ** 10\n### END SOLUTION")
-    for i in (2, 4):
-        nb.cells[i].source = "assert " + nb.cells[i].source  # nbgrader needs a failing check to raise
+def test_nbgrader_metadata_command_adds_converts_then_checks(tmp_path, capsys):
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("from lrcourse.exercises import check_value, check_choice"),
+        v4.new_code_cell("answer = None\n### BEGIN SOLUTION\nanswer = 0.9 ** 10\n### END SOLUTION"),
+        v4.new_code_cell("result = check_value(answer, 0.9 ** 10)\nassert result.passed"),
+        v4.new_code_cell("choice = 'b'"),
+        v4.new_code_cell("assert check_choice(choice, 'b')"),
+    ])
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
     assert cli.main(["nbgrader-metadata", str(path), "--check"]) == 1
     assert "x.ipynb: cell 1" in capsys.readouterr().out
     assert cli.main(["nbgrader-metadata", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"updated {path}" in out and out.count("now ends in its score") == 2
     assert cli.main(["nbgrader-metadata", str(path), "--check"]) == 0
     assert "0 problems" in capsys.readouterr().out
+    assert cli.main(["nbgrader-metadata", str(path)]) == 0
+    assert f"unchanged {path}" in capsys.readouterr().out
     cells = nbformat.read(path, as_version=4).cells
     assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells] == \
         [None, "solution_1", "test_1", None, "test_2"]
+    assert cells[2].source.splitlines()[-1] == "result.score  # your points out of 1"
+    assert cells[4].source.splitlines()[-1] == "check_choice(choice, 'b').score  # your points out of 1"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.ipynb"]  # written atomically: no temporary left
 
 
-# ------------------------------------------------------------------------------------ doctor
 def test_doctor_exits_zero_and_lists_checks():
     proc = lrcourse("doctor", timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -149,16 +149,24 @@ def test_student_version_has_no_solution_left(path):
 
 
 def test_grading_the_start_notebook_full_marks_solved_zero_for_the_student_version(tmp_path):
-    """The real notebook through ``lrcourse grade``: the teacher's version scores every check,
-    the generated student version none (and the run goes on after each NotImplementedError)."""
-    source = ROOT / "notebooks" / "00_start_here.ipynb"
-    student_dir = tmp_path / "student"
-    classroom.write_student_versions(ROOT / "notebooks", student_dir)
-    teacher = classroom.grade_notebook(source, timeout=300)
-    student = classroom.grade_notebook(student_dir / source.name, timeout=300)
-    assert teacher and len(teacher) == len(student)
-    assert all(s.score == s.points for s in teacher), classroom.scores_table(teacher)
-    assert all(s.score == 0 for s in student), classroom.scores_table(student)
+    """The real notebook, its check cells converted to end in their score (what
+    ``lrcourse nbgrader-metadata`` writes), through ``lrcourse grade``: the teacher's version scores
+    every check, the generated student version none (the run goes on after each NotImplementedError)."""
+    source, notes = classroom.prepare_for_nbgrader(read(ROOT / "notebooks" / "00_start_here.ipynb"))
+    assert not any("left as it is" in note for note in notes)
+    nbformat.write(source, tmp_path / "00_start_here.ipynb")
+    student, _ = classroom.student_notebook(source)
+    paths = []
+    for learner, nb in (("teacher", source), ("student", student)):
+        (tmp_path / learner).mkdir()
+        nbformat.write(nb, tmp_path / learner / "00_start_here.ipynb")
+        paths.append(tmp_path / learner / "00_start_here.ipynb")
+    scores = classroom.grade_submissions(paths, tmp_path / "00_start_here.ipynb", timeout=300, progress=False)
+    teacher = [s for s in scores if "teacher" in s.notebook]
+    student = [s for s in scores if "student" in s.notebook]
+    assert teacher and len(teacher) == len(student) == len(classroom.graded_cells(source))
+    assert all(s.points == s.max_points and s.status == "passed" for s in teacher), classroom.scores_table(scores)
+    assert all(s.points == 0 for s in student), classroom.scores_table(scores)
 
 
 def test_nbgrader_accepts_every_course_notebook(tmp_path):
