@@ -538,7 +538,8 @@ def test_flood_memory_and_an_ignored_interrupt_are_contained(runaways):
     assert got["test_2"] == (0, 1, "not run: a cell ignored the interrupt at its timeout: its kernel was killed")
     wild = runs[2]
     flood, hog = wild.nb.cells[1], wild.nb.cells[2]
-    assert "CellTimeoutError" in [o.get("ename") for o in flood.outputs]
+    # stopped by the cell timeout, or by the kernel's memory limit first on a slow machine: contained either way
+    assert {"CellTimeoutError", "MemoryError"} & {o.get("ename") for o in flood.outputs}
     assert sum(len(o.get("text", "")) for o in flood.outputs) <= classroom.sandbox.GRADE_OUTPUT_LIMIT + 10**6
     assert [o.ename for o in hog.outputs if o.output_type == "error"] == ["MemoryError"]
     assert wild.supervisor_mb < 400 and grown < 200  # the review measured 3.9 GiB for this flood
