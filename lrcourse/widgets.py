@@ -888,11 +888,14 @@ def range_test_explorer(data: str = "digits", hidden: Sequence[int] = (128, 128)
     import ipywidgets as widgets
     import torch
 
+    from lrcourse import _checks
+    from lrcourse import data as D
     from lrcourse.models import mlp
     from lrcourse.plotting import plot_range_test_full
     from lrcourse.range_test import loss_minima, lr_range_test, resmooth
 
-    ds = _load(data)
+    _checks.choice("data", data, ("digits", "mnist1d"))
+    ds = D.digits() if data == "digits" else D.mnist1d()
     style = {"description_width": "90px"}
     common = dict(continuous_update=False, style=style, layout=widgets.Layout(width="360px"))
     smooth = widgets.FloatSlider(value=0.98, min=0.0, max=0.995, step=0.005, readout_format=".3f",

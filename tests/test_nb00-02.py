@@ -232,6 +232,15 @@ def test_range_test_explorer_works_at_the_ends_of_its_sliders():
             assert "⚠" not in box.children[1].value, (name, end, box.children[1].value)
 
 
+@pytest.mark.parametrize("data, error", [("cifar", ValueError), (3, TypeError)])
+def test_range_test_explorer_names_a_bad_dataset(data, error):
+    pytest.importorskip("ipywidgets")
+    from lrcourse.widgets import range_test_explorer
+
+    with pytest.raises(error, match="data must be"):
+        range_test_explorer(data)
+
+
 # ----------------------------------------------------------------------------- the notebooks themselves
 def _text(name):
     nb = json.loads((ROOT / "notebooks" / name).read_text())
