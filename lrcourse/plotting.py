@@ -318,3 +318,68 @@ def plot_plateau(metrics, lrs, ax=None, drops=None, title=None, lr_log=True):
     ax.set_title(title if title is not None else f"LR drops after epochs {drops}")
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_range_test_full(result, ax=None, suggestions=True, window=5, title=None):
+    """Draw a range test with its whole descent in view: raw and smoothed loss, and where each is lowest.
+
+    ``plot_range_test`` clips the y-axis to the *smoothed* curve; with a heavily smoothed curve
+    (fastai's ``smooth=0.98``) that hides most of the raw descent. Here the y-axis spans the raw
+    losses from the start down to their lowest point (the divergence tail is clipped), the raw
+    batch losses are drawn as dots, the smoothed loss as a line, and two markers show the lag of the
+    moving average: the minimum of the raw curve (running median of ``window`` losses, see
+    ``range_test.loss_minima``) and the minimum of the smoothed curve. ``suggestions``: True marks
+    every rule of ``result.suggestions()``, a list marks those, False none (dashed vertical lines).
+    The legend sits to the right of the axes, off the data. Returns ``ax``.
+
+    >>> import numpy as np
+    >>> from lrcourse.range_test import RangeTestResult, ema_smooth
+    >>> lrs = np.logspace(-5, 0, 51); loss = (np.log10(lrs) + 1.5) ** 2 + 1
+    >>> ax = plot_range_test_full(RangeTestResult(lrs, loss, ema_smooth(loss, 0.9), "completed", 51))
+    >>> ax.get_xscale(), bool(ax.get_ylim()[0] < 1.0 < ax.get_ylim()[1])
+    ('log', True)
+    """
+    from lrcourse.range_test import loss_minima
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 4), layout="constrained")
+    lrs = np.asarray(result.lrs, dtype=float)
+    raw = np.asarray(result.losses, dtype=float)
+    smooth = np.asarray(result.smoothed, dtype=float)
+    kind = "validation" if getattr(result, "loss_kind", "train") == "val" else "batch"
+    ax.plot(lrs, raw, ".", color="C0", alpha=0.45, ms=4, label=f"{kind} loss (raw)")
+    ax.plot(lrs, smooth, color="C0", lw=2, label=f"smoothed (β = {result.settings.get('smooth', 0.98):g})")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(f"{'validation' if kind == 'validation' else 'training'} loss")
+    ax.set_title(title if title is not None else
+                 f"LR range test ({result.stop_reason}, {len(lrs)}/{result.num_steps} steps)")
+
+    finite = np.isfinite(raw) & np.isfinite(smooth)
+    if finite.any():
+        end = int(np.flatnonzero(~finite)[0]) if (~finite).any() else len(raw)
+        minima = loss_minima(result, window=window)
+        i_raw = int(np.argmin(np.abs(lrs[:end] - minima["raw"])))
+        low = min(raw[:end].min(), smooth[:end].min())
+        high = max(raw[:i_raw + 1].max(), smooth[:i_raw + 1].max())
+        pad = 0.06 * max(high - low, 1e-3 * max(abs(low), 1.0))
+        ax.set_ylim(low - pad, high + 2 * pad)
+        for key, marker, text in (("raw", "v", "lowest raw loss (running median)"), ("smoothed", "^", "lowest smoothed loss")):
+            lr = minima[key]
+            j = int(np.argmin(np.abs(lrs[:end] - lr)))
+            y = smooth[j] if key == "smoothed" else np.median(raw[max(0, j - window // 2):j + window // 2 + 1])
+            ax.plot([lr], [y], marker, color="k" if key == "raw" else "C3", ms=9, zorder=5, label=f"{text}: {lr:.2g}")
+
+    if suggestions:
+        rules = list(result.suggestions()) if suggestions is True else list(suggestions)
+        for i, rule in enumerate(rules):
+            try:
+                lr = result.suggest(rule)
+            except ValueError as err:
+                if "rule must be one of" in str(err):
+                    raise
+                continue  # too few finite points to suggest anything: draw the curve alone
+            ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1.2, label=f"{rule}: {lr:.2g}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return ax

@@ -382,3 +382,96 @@ def lr_range_test(model, train, *, optimizer, loss_fn=None, batch_size=64, start
                            mode=mode, loss_kind="train" if val is None else "val",
                            settings=dict(start_lr=start_lr, end_lr=end_lr, smooth=smooth,
                                          diverge_factor=diverge_factor, batch_size=batch_size, seed=seed))
+
+
+# ----------------------------------------------------------------------------- re-reading a recorded test
+def ema_smooth(losses, smooth: float) -> np.ndarray:
+    r"""The bias-corrected exponential moving average a range test draws, as a pure function.
+
+    .. math:: a_t = \beta a_{t-1} + (1-\beta)\,\ell_t,\quad a_{-1} = 0, \qquad \hat\ell_t = a_t / (1-\beta^{t+1})
+
+    with :math:`\beta` = ``smooth`` (0 returns the losses unchanged), computed in the same order as
+    :func:`lr_range_test`, so the values agree bitwise. Once a loss is NaN/inf every later value is too.
+    The average weighs about the last :math:`1/(1-\beta)` points (50 at fastai's 0.98): in a sweep that
+    grows the LR every step it *lags* the raw curve, so its minimum sits at a larger LR than the raw one.
+
+    >>> ema_smooth([1.0, 3.0], 0.5).tolist()   # a_0 = 0.5 -> 0.5 / 0.5; a_1 = 0.25 + 1.5 -> 1.75 / 0.75
+    [1.0, 2.3333333333333335]
+    """
+    if isinstance(smooth, bool) or not isinstance(smooth, (int, float, np.floating)) or not 0 <= smooth < 1:
+        raise ValueError(f"smooth must be a number in [0, 1), got {smooth!r}")
+    smooth = float(smooth)
+    out, avg = [], 0.0
+    for step, value in enumerate(np.asarray(losses, dtype=float).tolist()):
+        avg = smooth * avg + (1 - smooth) * value
+        out.append(avg / (1 - smooth ** (step + 1)))
+    return np.array(out, dtype=float)
+
+
+def resmooth(result: RangeTestResult, smooth: float, diverge_factor: float | None = 4.0) -> RangeTestResult:
+    """The ``RangeTestResult`` that ``lr_range_test`` would have returned with another ``smooth``/``diverge_factor``.
+
+    Neither setting changes the training: they only read the recorded losses (``ema_smooth``, then
+    "stop once the smoothed loss exceeds ``diverge_factor`` times its running minimum, or is not
+    finite"). So re-reading a test recorded with ``diverge_factor=None`` (it never stops on a rising
+    loss) gives exactly what re-running it would: the same LRs and losses up to the new stop, the new
+    smoothed curve, the new ``stop_reason``. That is how the range-test explorer moves the
+    smoothing without training again. If ``result`` itself stopped early on its own rule and the new
+    rule would have gone on, the losses after that point were never measured: ValueError.
+
+    >>> lrs = np.logspace(-3, 0, 6); loss = np.array([2.0, 1.9, 1.0, 0.9, 5.0, 9.0])
+    >>> raw = RangeTestResult(lrs, loss, loss, "completed", 6)
+    >>> r = resmooth(raw, 0.0); r.stop_reason, len(r.lrs)       # 5.0 > 4 * 0.9: stops there
+    ('diverged', 5)
+    >>> resmooth(raw, 0.9).stop_reason                          # the lagging average never gets there
+    'completed'
+    """
+    if diverge_factor is not None and (isinstance(diverge_factor, bool) or not isinstance(diverge_factor, (int, float))
+                                       or not diverge_factor > 1):
+        raise ValueError(f"diverge_factor must be a number > 1 or None, got {diverge_factor!r}")
+    losses = np.asarray(result.losses, dtype=float)
+    smoothed = ema_smooth(losses, smooth)
+    stop_reason, end, best = "completed", len(losses), math.inf
+    for t, (value, s) in enumerate(zip(losses, smoothed)):
+        if not (math.isfinite(value) and math.isfinite(s)):
+            stop_reason, end = "non_finite", t + 1
+            break
+        best = min(best, s)
+        if diverge_factor is not None and s > diverge_factor * best:
+            stop_reason, end = "diverged", t + 1
+            break
+    if stop_reason == "completed" and result.stop_reason == "diverged":
+        raise ValueError(f"the recorded test stopped at step {len(losses)} on its own rule (stop_reason "
+                         f"'diverged'), and with smooth={smooth!r}, diverge_factor={diverge_factor!r} it would "
+                         "have gone on: record it with diverge_factor=None to re-read it with any rule")
+    settings = {**result.settings, "smooth": smooth, "diverge_factor": diverge_factor}
+    return RangeTestResult(np.asarray(result.lrs, dtype=float)[:end].copy(), losses[:end].copy(), smoothed[:end],
+                           stop_reason, result.num_steps, mode=result.mode, loss_kind=result.loss_kind,
+                           settings=settings)
+
+
+def loss_minima(result: RangeTestResult, window: int = 5) -> dict:
+    """Where the raw and the smoothed loss are lowest: ``{"raw": lr, "smoothed": lr}``.
+
+    The raw curve is noisy, so its minimum is taken on a running median of ``window`` consecutive
+    losses (centred; shorter at the ends); the smoothed one is the minimum of ``result.smoothed``.
+    Both read the finite prefix of the curve only. The ratio ``smoothed / raw`` (usually > 1) is
+    the lag of the moving average, in LR.
+
+    >>> lrs = np.logspace(-3, 0, 7); loss = np.array([2.0, 1.5, 0.5, 0.7, 3.0, 4.0, 5.0])
+    >>> m = loss_minima(RangeTestResult(lrs, loss, ema_smooth(loss, 0.5), "completed", 7), window=1)
+    >>> round(m["raw"], 4), round(m["smoothed"], 4)
+    (0.01, 0.0316)
+    """
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
+        raise ValueError(f"window must be an integer >= 1, got {window!r}")
+    lrs = np.asarray(result.lrs, dtype=float)
+    raw = np.asarray(result.losses, dtype=float)
+    smooth = np.asarray(result.smoothed, dtype=float)
+    bad = np.flatnonzero(~(np.isfinite(raw) & np.isfinite(smooth)))
+    end = int(bad[0]) if bad.size else len(raw)
+    if end == 0:
+        raise ValueError("the range test recorded no finite loss")
+    half = int(window) // 2
+    median = np.array([np.median(raw[max(0, t - half):min(end, t + half + 1)]) for t in range(end)])
+    return {"raw": float(lrs[int(np.argmin(median))]), "smoothed": float(lrs[int(np.argmin(smooth[:end]))])}

@@ -249,3 +249,45 @@ def describe_run(fn_name: str, lr: float, trajectory: np.ndarray) -> str:
         flips = (np.sign(moves[:-1]) * np.sign(moves[1:]) < 0).mean(axis=0)
         text += ", oscillating" if flips.max() > 0.5 else ", monotonically"
     return text
+
+def least_squares_gaps(X, Y, lr: float, steps: int) -> np.ndarray:
+    r"""Full-batch GD on least squares from :math:`W_0 = 0`; return :math:`f(W_t) - f^*` for t = 1 .. ``steps``.
+
+    The loss is :math:`f(W) = \frac{1}{2n}\lVert XW - Y\rVert^2` (``Y`` one column per output, or a
+    vector). Its gradient :math:`X^\top(XW - Y)/n = GW - C` needs only the Gram matrix
+    :math:`G = X^\top X/n` and :math:`C = X^\top Y/n`, so a step costs :math:`d^2 k` multiplications
+    instead of a pass over the data: :math:`W_{t+1} = W_t - \eta\,(G W_t - C)`. The gap is computed
+    without the cancellation of :math:`f(W) - f^*` as a difference of two nearly equal numbers:
+
+    .. math:: f(W) - f^* = \tfrac12 \operatorname{tr}\!\left((W - W^*)^\top G\, (W - W^*)\right),
+
+    exact for any minimiser :math:`W^*` (here ``pinv(X) @ Y``, also when ``X`` is rank-deficient),
+    because the normal equations :math:`G W^* = C` hold there. Entry t-1 is the gap after t steps.
+    Nothing is clipped: above the stability limit :math:`2/L` the gap grows without bound (to inf).
+
+    >>> X = np.array([[1.0, 0.0], [0.0, 2.0]]); y = np.array([1.0, 1.0])   # G = diag(0.5, 2), L = 2
+    >>> least_squares_gaps(X, y, lr=0.5, steps=3).round(4).tolist()   # 1/L: steep part solved in one step
+    [0.1406, 0.0791, 0.0445]
+    """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty 2-D array, got shape {X.shape}")
+    if Y.shape[:1] != X.shape[:1] or Y.ndim not in (1, 2):
+        raise ValueError(f"Y must have one row per row of X ({X.shape[0]}), got shape {Y.shape}")
+    if not np.isfinite(lr) or lr < 0:
+        raise ValueError(f"lr must be a non-negative finite number, got {lr!r}")
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    Y2 = Y.reshape(len(Y), -1)
+    n = X.shape[0]
+    G, C = X.T @ X / n, X.T @ Y2 / n
+    W_star = np.linalg.pinv(X) @ Y2
+    W = np.zeros_like(W_star)
+    gaps = np.empty(int(steps))
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(int(steps)):
+            W = W - lr * (G @ W - C)
+            D = W - W_star
+            gaps[t] = 0.5 * np.sum(D * (G @ D))  # = tr(D^T G D) / 2
+    return gaps

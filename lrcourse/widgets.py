@@ -674,3 +674,85 @@ class _EpochFeed(Callback):
 
     def after_epoch(self, trainer):
         self.feed.put(("epoch", copy.deepcopy(trainer.history)))
+
+# ============================================================================ range-test explorer
+def range_test_explorer(data: str = "digits", hidden: Sequence[int] = (128, 128), *, batch_size: int = 64,
+                        momentum: float = 0.9, seed: int = 0):
+    """Run an LR range test and move its settings: smoothing β, number of steps, sweep range, momentum.
+
+    An MLP (``hidden``, seed ``seed``) on ``data`` with SGD; every change of ``num_steps``,
+    ``start_lr``, ``end_lr`` or ``momentum`` runs the test again (100 steps take a fraction of a
+    second); a change of ``smooth`` (β) only re-reads the recorded losses with
+    ``range_test.resmooth``, which is exactly what a new test with that β would return (the
+    training does not depend on β). The test is recorded with ``diverge_factor=None`` and then cut
+    where fastai's rule (4x the running minimum) stops it. Drawn by
+    ``plotting.plot_range_test_full``: raw and smoothed loss, both minima (the lag of the moving
+    average) and every rule's suggestion. Returns the widget box; ``box.controls`` maps names to
+    controls, ``box.result`` is the ``RangeTestResult`` shown, ``box.figure`` the figure.
+    """
+    import ipywidgets as widgets
+    import torch
+
+    from lrcourse import _checks
+    from lrcourse import data as D
+    from lrcourse.models import mlp
+    from lrcourse.plotting import plot_range_test_full
+    from lrcourse.range_test import loss_minima, lr_range_test, resmooth
+
+    _checks.choice("data", data, ("digits", "mnist1d"))
+    ds = D.digits() if data == "digits" else D.mnist1d()
+    style = {"description_width": "90px"}
+    common = dict(continuous_update=False, style=style, layout=widgets.Layout(width="360px"))
+    smooth = widgets.FloatSlider(value=0.98, min=0.0, max=0.995, step=0.005, readout_format=".3f",
+                                 description="smooth β", **common)
+    num_steps = widgets.IntSlider(value=100, min=20, max=400, step=10, description="num_steps", **common)
+    start_lr = widgets.FloatLogSlider(value=1e-7, base=10, min=-8, max=-2, step=0.5, readout_format=".0e",
+                                      description="start_lr", **common)
+    end_lr = widgets.FloatLogSlider(value=10.0, base=10, min=-1, max=2, step=0.25, readout_format=".3g",
+                                    description="end_lr", **common)
+    mom = widgets.FloatSlider(value=float(momentum), min=0.0, max=0.99, step=0.01, readout_format=".2f",
+                              description="momentum", **common)
+    status = widgets.HTML()
+    out = widgets.Output()
+    fig = _new_figure(width=9.0)
+    fig.set_size_inches(9.0, 4.0)
+    box = widgets.VBox([widgets.HBox([widgets.VBox([smooth, num_steps, mom]), widgets.VBox([start_lr, end_lr])]),
+                        status, out])
+    box.controls = {"smooth": smooth, "num_steps": num_steps, "start_lr": start_lr, "end_lr": end_lr,
+                    "momentum": mom}
+    box.figure = fig
+    state = {"recorded": None}
+
+    def record():
+        model = mlp(ds.num_features, hidden=tuple(hidden), out_features=ds.num_classes, seed=seed)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=mom.value)
+        state["recorded"] = lr_range_test(model, ds.train, optimizer=optimizer, batch_size=batch_size,
+                                          start_lr=start_lr.value, end_lr=end_lr.value, num_steps=num_steps.value,
+                                          smooth=smooth.value, diverge_factor=None, progress=False, seed=seed)
+
+    def redraw(change=None):
+        try:
+            if state["recorded"] is None or (change is not None and change["owner"] is not smooth):
+                if start_lr.value >= end_lr.value:
+                    status.value = "<span style='color:#b00'>⚠ start_lr must be smaller than end_lr</span>"
+                    return
+                record()
+            result = resmooth(state["recorded"], smooth.value)
+            box.result = result
+            fig.clear()
+            ax = fig.add_subplot()
+            plot_range_test_full(result, ax=ax)
+            minima = loss_minima(result)
+            text = ", ".join(f"{rule} {lr:.3g}" for rule, lr in result.suggestions().items())
+            status.value = (f"stopped: {result.stop_reason} after {len(result.lrs)}/{result.num_steps} steps · "
+                            f"lowest raw loss at {minima['raw']:.3g}, lowest smoothed at {minima['smoothed']:.3g} "
+                            f"(lag ×{minima['smoothed'] / minima['raw']:.2g}) · suggestions: {text}")
+        except Exception as exc:  # noqa: BLE001 - a slider callback: show it, a traceback would vanish in the log
+            status.value = f"<span style='color:#b00'>⚠ {type(exc).__name__}: {exc}</span>"
+            return
+        _show(fig, out)
+
+    for control in box.controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return box
