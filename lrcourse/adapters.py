@@ -232,7 +232,7 @@ class TorchScheduler(ScheduleAdapter):
 
     def __init__(self, scheduler, optimizer, step_per="batch"):
         self.scheduler, self.optimizer, self.step_per = scheduler, optimizer, step_per
-        self._initial = None
+        self._initial = plain(scheduler.state_dict())  # before fit steps it (or a resume loads a state)
 
     def check(self, run):
         if self.scheduler.optimizer is not self.optimizer:
@@ -243,9 +243,6 @@ class TorchScheduler(ScheduleAdapter):
         for field in ("T_max", "total_iters"):  # CosineAnnealingLR, LinearLR, PolynomialLR, ...
             if isinstance(getattr(self.scheduler, field, None), int):
                 _check_horizon(name, getattr(self.scheduler, field), self.step_per, run, exact=False, field=field)
-
-    def start(self, run, step):
-        self._initial = plain(self.scheduler.state_dict())  # before this fit steps it
 
     def after_update(self):
         if self.step_per == "batch":

@@ -216,7 +216,7 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
     trainer, sched, hooks, loss_fn = run.trainer, run.schedule, run.hooks, run.loss_fn
     model, optimizer, device = trainer.model, trainer.optimizer, trainer.device
     with torch.random.fork_rng(devices=run.cuda):  # the run's randomness, isolated from the caller's
-        torch.manual_seed(course_seed(seed))  # seed + LRCOURSE_SEED_OFFSET: shuffling, dropout
+        torch.manual_seed(course_seed(run.seed))  # seed + LRCOURSE_SEED_OFFSET: shuffling, dropout
         if resume_from is not None:  # model, optimizer, schedule, step, epoch, history and RNG state
             checkpoint.restore(resume_from, trainer, sched, run.settings)
         history, record = trainer.history, _Recorder(optimizer, trainer.history)  # record: read back per update
@@ -312,6 +312,7 @@ class _Run:
     cuda: list
     settings: dict | None
     switches_mode: bool
+    seed: int
 
     def optimizer_mode(self, mode: str) -> None:
         """``optimizer.train()``/``.eval()`` for optimizers that have them (schedule-free)."""
@@ -367,7 +368,7 @@ def _setup(model, train, val, *, epochs, optimizer, loss_fn, batch_size, schedul
     hooks = {e: [getattr(c, e) for c in ordered if getattr(type(c), e) is not getattr(Callback, e)] for e in EVENTS}
     switches = callable(getattr(optimizer, "train", None)) and callable(getattr(optimizer, "eval", None))
     return _Run(trainer, train_batches, val_batches, sched, hooks, _LossFn(loss_fn), plan, amp,
-                [device] if device.type == "cuda" else [], settings, switches)
+                [device] if device.type == "cuda" else [], settings, switches, seed)
 
 
 def _with_defaults(callbacks) -> list:
@@ -392,7 +393,7 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
 
 
 def _choose_device(device, train, val) -> torch.device:
-    device = get_device(device) if device is not None else _data_device(train) or get_device()
+    device = get_device(device, name="device") if device is not None else _data_device(train) or get_device()
     for name, data in (("train", train), ("val", val)):
         d = _data_device(data) if data is not None else None
         if d is not None and not _same_device(d, device):
