@@ -114,8 +114,11 @@ def steps_per_epoch(data, batch_size: int = 64, drop_last: bool = False) -> int:
     if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[1], torch.Tensor):
         data = len(data[1])
     n = integer("data (number of samples)", data, minimum=0)
-    batch_size = integer("batch_size", batch_size, minimum=1)
-    return n // batch_size if boolean("drop_last", drop_last) else -(-n // batch_size)
+    return _batches_of(n, integer("batch_size", batch_size, minimum=1), boolean("drop_last", drop_last))
+
+
+def _batches_of(n: int, batch_size: int, drop_last: bool) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)
 
 
 def digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0, device=None) -> Dataset:
@@ -316,7 +319,7 @@ class Batches:
         self.epoch = integer("epoch", epoch, minimum=0)
 
     def __len__(self) -> int:
-        return steps_per_epoch(self.X.shape[0], self.batch_size, self.drop_last)
+        return _batches_of(self.X.shape[0], self.batch_size, self.drop_last)  # steps_per_epoch, checked already
 
     def __iter__(self):
         n, bs = self.X.shape[0], self.batch_size

@@ -216,7 +216,7 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
     trainer, sched, hooks, loss_fn = run.trainer, run.schedule, run.hooks, run.loss_fn
     model, optimizer, device = trainer.model, trainer.optimizer, trainer.device
     with torch.random.fork_rng(devices=run.cuda):  # the run's randomness, isolated from the caller's
-        torch.manual_seed(course_seed(run.seed))  # seed + LRCOURSE_SEED_OFFSET: shuffling, dropout
+        _seed(course_seed(run.seed), device)  # seed + LRCOURSE_SEED_OFFSET: shuffling, dropout
         if resume_from is not None:  # model, optimizer, schedule, step, epoch, history and RNG state
             checkpoint.restore(resume_from, trainer, sched, run.settings)
         history, record = trainer.history, _Recorder(optimizer, trainer.history)  # record: read back per update
@@ -241,7 +241,7 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
                             hook(trainer)
                         sched.before_update(trainer.step, epoch)  # the LR (and momentum) of this update
                         optimizer.zero_grad(set_to_none=True)
-                        with autocast(device, run.amp):
+                        with run.autocast:  # bf16 on CUDA (amp), nothing elsewhere
                             loss = loss_fn(model(xb), yb)
                         loss.backward()
                         optimizer.step()
@@ -283,6 +283,20 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
     return history
 
 
+def _seed(seed: int, device: torch.device) -> None:
+    """Seed the generators this run draws from: the CPU's and, on an accelerator, its own.
+
+    (``torch.manual_seed`` would also queue seeds for every CUDA/XPU/MTIA device not yet
+    initialised, with a stack trace each: about a millisecond per ``fit`` call, for nothing.)
+    """
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)
+    elif device.type == "mps":
+        torch.mps.manual_seed(seed)
+
+
 def _read_losses(trainer: Trainer, losses: list) -> torch.Tensor:
     """The epoch's batch losses on the CPU: the one place they leave the device.
 
@@ -313,6 +327,7 @@ class _Run:
     settings: dict | None
     switches_mode: bool
     seed: int
+    autocast: object  # the context every forward pass runs in, made once
 
     def optimizer_mode(self, mode: str) -> None:
         """``optimizer.train()``/``.eval()`` for optimizers that have them (schedule-free)."""
@@ -368,7 +383,7 @@ def _setup(model, train, val, *, epochs, optimizer, loss_fn, batch_size, schedul
     hooks = {e: [getattr(c, e) for c in ordered if getattr(type(c), e) is not getattr(Callback, e)] for e in EVENTS}
     switches = callable(getattr(optimizer, "train", None)) and callable(getattr(optimizer, "eval", None))
     return _Run(trainer, train_batches, val_batches, sched, hooks, _LossFn(loss_fn), plan, amp,
-                [device] if device.type == "cuda" else [], settings, switches, seed)
+                [device] if device.type == "cuda" else [], settings, switches, seed, autocast(device, amp))
 
 
 def _with_defaults(callbacks) -> list:
