@@ -119,13 +119,15 @@ def horizon(schedule) -> int | None:
     ``total_steps`` for the schedules that have one; for a ``Join``, the last boundary plus the
     horizon of its last part.
 
-    >>> from lrcourse.schedules import ExponentialDecay, warmup_cosine
+    >>> from lrcourse.schedules import CosineAnnealing, ExponentialDecay, warmup_cosine
     >>> horizon(warmup_cosine(1.0, 100, 10)), horizon(ExponentialDecay(1.0, 0.5))
     (100, None)
+    >>> horizon(Join([CosineAnnealing(1.0, 50)], ())), horizon(Join([CosineAnnealing(1.0, 50), ExponentialDecay(1.0, 0.5)], (50,)))
+    (50, None)
     """
     if isinstance(schedule, Join):
         last = horizon(schedule.schedules[-1])
-        return None if last is None else schedule.boundaries[-1] + last
+        return None if last is None else (schedule.boundaries[-1] if schedule.boundaries else 0) + last
     total = getattr(schedule, "total_steps", None)
     return total if isinstance(total, int) and not isinstance(total, bool) else None
 

@@ -440,6 +440,7 @@ def test_a_course_schedule_whose_horizon_does_not_fit_the_run_is_refused(small, 
     (CosineAnnealing(0.5, total_steps=10), "batch"),  # shorter than the run: holds min_lr, as documented
     (CosineAnnealing(0.5, total_steps=100), "batch"),  # longer: the run ends before the schedule
     (CosineAnnealing(0.5, total_steps=3), "epoch"),
+    (warmup_cosine(0.5, total_steps=15, warmup_steps=0), "batch"),  # a Join of one schedule
 ])
 def test_horizons_that_fit_or_differ_on_purpose_are_accepted(small, schedule, step_per):
     train, _ = small
