@@ -22,14 +22,14 @@ import time
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from lrcourse.data import digits, mnist1d  # noqa: E402
-from lrcourse.models import mlp  # noqa: E402
-from lrcourse.range_test import RULES, lr_range_test  # noqa: E402
-from lrcourse.training import fit  # noqa: E402
+from lrcourse.data import digits, mnist1d
+from lrcourse.models import mlp
+from lrcourse.range_test import RULES, lr_range_test
+from lrcourse.training import fit
 
 MOMENTUM = 0.9
 BATCH = 64
@@ -76,7 +76,7 @@ def torch_lr_finder_run(model, loader, num_steps, make_opt=sgd):
             fig, ax = plt.subplots()
             _, lr = finder.plot(ax=ax, suggest_lr=True)
             plt.close(fig)
-        except Exception:  # too few points before divergence
+        except Exception:  # noqa: BLE001  torch-lr-finder raises various errors for too few points
             lr = float("nan")
         finder.reset()
     return lr
@@ -117,7 +117,7 @@ def speed(setup, repeats=5):
                 ("lrcourse, same DataLoader", lambda: ours(loader_for(data, 0))),
                 ("torch-lr-finder, DataLoader", theirs)]
     times = {name: [] for name, _ in variants}
-    for name, fn in variants:
+    for _, fn in variants:
         fn()  # warm-up: first-call imports and allocations are not what we measure
     for _ in range(repeats):  # round-robin, so a burst of load on the shared machine hits all alike
         for name, fn in variants:

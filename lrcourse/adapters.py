@@ -2,7 +2,9 @@ r"""How ``fit`` drives each kind of schedule: one small adapter object per kind.
 
 ``fit(schedule=...)`` accepts five kinds of thing, and each needs something different from the
 loop. Instead of asking "which kind?" all over the loop, ``schedule_adapter`` asks once and
-wraps the schedule in an object with the same five methods:
+wraps the schedule in an object with the same methods (``ScheduleAdapter``); the loop calls
+``before_update`` and ``after_update`` around every ``optimizer.step()`` and ``after_epoch``
+after validation:
 
 =====================  =================================  =====================================
 ``schedule=``          before each update                 after an update / after an epoch
@@ -122,7 +124,8 @@ def horizon(schedule) -> int | None:
     >>> from lrcourse.schedules import CosineAnnealing, ExponentialDecay, warmup_cosine
     >>> horizon(warmup_cosine(1.0, 100, 10)), horizon(ExponentialDecay(1.0, 0.5))
     (100, None)
-    >>> horizon(Join([CosineAnnealing(1.0, 50)], ())), horizon(Join([CosineAnnealing(1.0, 50), ExponentialDecay(1.0, 0.5)], (50,)))
+    >>> cosine = CosineAnnealing(1.0, 50)
+    >>> horizon(Join([cosine], ())), horizon(Join([cosine, ExponentialDecay(1.0, 0.5)], (50,)))
     (50, None)
     """
     if isinstance(schedule, Join):
@@ -143,7 +146,7 @@ def _check_horizon(name: str, total: int | None, step_per: str, run: Run, exact:
         raise ValueError(
             f"schedule {name} has {field}={total}, but step_per={step_per!r} with epochs={run.epochs} and "
             f"{run.steps_per_epoch} batches per epoch steps it {expected} times; "
-            + (f"step it per batch (step_per='batch', the usual fix for a horizon counted in updates) or "
+            + ("step it per batch (step_per='batch', the usual fix for a horizon counted in updates) or "
                if per_epoch_bug else "")
             + f"build it with {field}={expected}")
 
@@ -153,10 +156,12 @@ class CourseSchedule(ScheduleAdapter):
 
     The curve of the whole run is computed once, in one numpy pass (``schedule.curve``), and
     looked up per update: the same floats as ``schedule(t)``, without its per-call work. Past the
-    planned run (a resumed run with more epochs, a DataLoader of unknown length) it falls back to
-    ``schedule(t)``. ``OneCycle`` also sets the momentum (SGD ``momentum`` or Adam's ``betas[0]``)
+    planned run (a DataLoader of unknown length), or past ``PRECOMPUTED`` steps (memory), it
+    falls back to ``schedule(t)``. ``OneCycle`` also sets the momentum (SGD ``momentum`` or Adam's ``betas[0]``)
     to ``schedule.momentum(t)``, unless the schedule says ``cycle_momentum=False``.
     """
+
+    PRECOMPUTED = 2**20  # steps: 8 MB of floats, about 30 MB as a list
 
     def __init__(self, schedule, optimizer, step_per="batch"):
         self.schedule, self.optimizer, self.step_per = schedule, optimizer, step_per
@@ -175,7 +180,7 @@ class CourseSchedule(ScheduleAdapter):
 
     def start(self, run, step):
         if run.steps_per_epoch is not None:
-            n = run.epochs * (run.steps_per_epoch if self.step_per == "batch" else 1)
+            n = min(run.epochs * (run.steps_per_epoch if self.step_per == "batch" else 1), self.PRECOMPUTED)
             self._lrs = self.schedule.curve(n).tolist()  # once per run: no numpy work per update
             if self.cycles_momentum:
                 curve = getattr(self.schedule, "momentum_curve", None)
@@ -238,7 +243,8 @@ class TorchScheduler(ScheduleAdapter):
 
     def check(self, run):
         if self.scheduler.optimizer is not self.optimizer:
-            raise ValueError(f"schedule ({type(self.scheduler).__name__}) was built on a different optimizer than fit's")
+            raise ValueError(f"schedule ({type(self.scheduler).__name__}) was built on a different optimizer "
+                             f"than fit's")
         name = type(self.scheduler).__name__
         if isinstance(self.scheduler, torch.optim.lr_scheduler.OneCycleLR):  # a fixed horizon, like OneCycle
             _check_horizon(name, self.scheduler.total_steps, self.step_per, run, exact=True, field="total_steps")

@@ -170,7 +170,8 @@ def _differences(saved, now, path="", limit=3) -> list:
 def _setting_differences(saved: dict, now: dict, epochs: int, epochs_done: int) -> list:
     out = []
     if epochs < epochs_done:
-        out.append(f"epochs={epochs}, but the checkpoint has already done {epochs_done} epochs: pass epochs >= {epochs_done}")
+        out.append(f"epochs={epochs}, but the checkpoint has already done {epochs_done} epochs: "
+                   f"pass epochs >= {epochs_done}")
     for key, what in (("step_per", "step_per"), ("batch_size", "batch size"), ("steps_per_epoch", "batches per epoch"),
                       ("data", "training data (fingerprint)")):
         if saved.get(key) != now.get(key):
@@ -185,10 +186,11 @@ def _setting_differences(saved: dict, now: dict, epochs: int, epochs_done: int) 
         out += [f"optimizer hyper-parameters (as built): {d}"
                 for d in _differences(opt_saved.get("groups"), opt_now.get("groups"), "param_groups")]
     sched_saved, sched_now = saved.get("schedule"), now.get("schedule")
-    if (sched_saved is None) != (sched_now is None) or (sched_saved and (
-            sched_saved.get("class") != sched_now.get("class") or sched_saved.get("config") != sched_now.get("config"))):
-        detail = ("" if not (sched_saved and sched_now and sched_saved.get("class") == sched_now.get("class"))
-                  else " (" + "; ".join(_differences(sched_saved.get("config"), sched_now.get("config"))) + ")")
+    same_class = bool(sched_saved and sched_now and sched_saved.get("class") == sched_now.get("class"))
+    if (sched_saved is None) != (sched_now is None) or (sched_saved and not (
+            same_class and sched_saved.get("config") == sched_now.get("config"))):
+        detail = (" (" + "; ".join(_differences(sched_saved.get("config"), sched_now.get("config"))) + ")"
+                  if same_class else "")
         out.append(f"was trained with schedule {sched_saved and sched_saved['repr']!r}, but fit got "
                    f"{sched_now and sched_now['repr']!r}{detail}")
     return out

@@ -163,7 +163,7 @@ def _load_cache(path: Path, expected_shapes: dict):
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in expected_shapes}
             digest = str(f["sha256"])
-    except Exception:  # missing, truncated, not a zip, missing key: all mean "regenerate"
+    except Exception:  # noqa: BLE001  missing, truncated, not a zip, missing key: all mean "regenerate"
         return None
     if any(arrays[k].shape != shape for k, shape in expected_shapes.items()):
         return None
@@ -272,7 +272,8 @@ def spirals(n: int = 600, noise: float = 0.2, num_classes: int = 2, val_fraction
     n_test = max(1, int(round(n * test_fraction)))
     if n_val + n_test >= n:
         raise ValueError(f"n={n} is too small to hold out {n_val} val and {n_test} test samples")
-    splits = ((X[n_val + n_test:], y[n_val + n_test:]), (X[:n_val], y[:n_val]), (X[n_val:n_val + n_test], y[n_val:n_val + n_test]))
+    splits = ((X[n_val + n_test:], y[n_val + n_test:]), (X[:n_val], y[:n_val]),
+              (X[n_val:n_val + n_test], y[n_val:n_val + n_test]))
     return _make("spirals", splits, num_classes, f"{num_classes} interleaved 2-D spirals, noise {noise}", device)
 
 

@@ -300,7 +300,8 @@ class _Sweep(Callback):
         raise StopTraining(f"range test {self.stop_reason}")
 
     def _val_loss(self, trainer):
-        switch = callable(getattr(trainer.optimizer, "eval", None)) and callable(getattr(trainer.optimizer, "train", None))
+        optimizer = trainer.optimizer
+        switch = callable(getattr(optimizer, "eval", None)) and callable(getattr(optimizer, "train", None))
         if switch:  # a schedule-free optimizer: measure the weights it would be evaluated at
             trainer.optimizer.eval()
         value = evaluate(trainer.model, self.val, self.loss_fn, trainer.device)[0]

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Callable
 
 import torch
 from torch import nn
@@ -99,7 +99,7 @@ class History:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v) for f in fields(self)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "History":
+    def from_dict(cls, d: dict) -> History:
         known = {f.name for f in fields(cls)}
         if not isinstance(d, dict) or not set(d) <= known:
             raise ValueError(f"History.from_dict needs a dict with keys among {sorted(known)}, got {d!r:.200}")
@@ -320,7 +320,7 @@ class _Run:
     val: object | None
     schedule: ScheduleAdapter
     hooks: dict
-    loss_fn: "_LossFn"
+    loss_fn: _LossFn
     plan: Run
     amp: bool
     cuda: list

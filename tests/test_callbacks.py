@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrcourse.callbacks import Callback, DivergenceGuard, EarlyStopping, LambdaSchedule, StopTraining
+from lrcourse.callbacks import Callback, DivergenceGuard, EarlyStopping, LambdaSchedule
 from lrcourse.data import digits
 from lrcourse.models import mlp
 from lrcourse.torch_bridge import set_lr
@@ -80,7 +80,7 @@ def our_stop_epoch(values, patience, min_delta, monitor):
 _metric = st.integers(0, 40).map(lambda k: k / 8)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(values=st.lists(_metric, min_size=1, max_size=25), patience=st.integers(1, 5),
        min_delta=st.sampled_from([0.0, 0.125, 0.25, 0.5, 1.0]),
        monitor=st.sampled_from(["val_loss", "train_loss", "val_acc"]))
@@ -177,7 +177,9 @@ def test_divergence_at_the_epoch_end_keeps_the_last_good_checkpoint(small, tmp_p
 def test_lambda_schedule_sets_lr_from_step_and_epoch(small):
     train, _ = small
     model, opt = sgd()
-    fn = lambda step, epoch: 0.1 * 0.5 ** epoch + 0.001 * step
+    def fn(step, epoch):
+        return 0.1 * 0.5 ** epoch + 0.001 * step
+
     h = fit(model, train, epochs=2, optimizer=opt, batch_size=64,
             callbacks=[LambdaSchedule(fn)], progress=False)
     assert h.lr == [fn(s, s // 4) for s in range(8)]

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import pytest

@@ -7,8 +7,17 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lrcourse import data as data_mod
-from lrcourse.data import (Batches, Dataset, LoaderBatches, as_batches, digits, fingerprint, mnist1d, spirals,
-                           steps_per_epoch)
+from lrcourse.data import (
+    Batches,
+    Dataset,
+    LoaderBatches,
+    as_batches,
+    digits,
+    fingerprint,
+    mnist1d,
+    spirals,
+    steps_per_epoch,
+)
 
 
 @pytest.fixture
@@ -163,9 +172,12 @@ def test_batches_cover_every_sample_once_and_keep_last_partial():
 
 def test_batches_order_is_a_function_of_seed_and_epoch():
     X, y = torch.zeros(50), torch.arange(50)
-    order = lambda b: torch.cat([yb for _, yb in b]).tolist()
+    def order(b):
+        return torch.cat([yb for _, yb in b]).tolist()
+
     a, b = Batches(X, y, seed=1), Batches(X, y, seed=1)
-    a.set_epoch(2); b.set_epoch(2)
+    a.set_epoch(2)
+    b.set_epoch(2)
     assert order(a) == order(b) == order(a)
     b.set_epoch(3)
     assert order(a) != order(b)
@@ -227,7 +239,9 @@ def test_seed_offset_redraws_every_split_and_dataset(cache, monkeypatch):
 
 
 def test_batches_shuffle_follows_the_seed_offset(monkeypatch):
-    order = lambda: torch.cat([yb for _, yb in Batches(torch.zeros(50), torch.arange(50), seed=1)]).tolist()
+    def order():
+        return torch.cat([yb for _, yb in Batches(torch.zeros(50), torch.arange(50), seed=1)]).tolist()
+
     before = order()
     monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "1")
     after = order()

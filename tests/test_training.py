@@ -211,7 +211,9 @@ def test_resume_is_bitwise_identical(small, tmp_path):
 
 def test_resume_with_plateau_restores_its_state(small, tmp_path):
     train, val = small
-    mk = lambda: ReduceLROnPlateau(0.5, factor=0.5, patience=0, threshold=0.2)
+    def mk():
+        return ReduceLROnPlateau(0.5, factor=0.5, patience=0, threshold=0.2)
+
     model, opt = model_and_sgd()
     full = fit(model, train, val, epochs=4, optimizer=opt, schedule=mk(), progress=False)
     model, opt = model_and_sgd()
@@ -693,3 +695,27 @@ def test_a_callback_can_make_a_process_non_main_and_reduce_the_epoch_losses(smal
             progress=False)
     assert h.loss == [7.0] * 10 and h.train_loss == [7.0, 7.0]
     assert not (tmp_path / "w.pt").exists()  # only the main process writes checkpoints
+
+
+def test_every_course_schedule_is_applied_exactly_as_its_call(small, monkeypatch):
+    """fit looks the LR up in a curve computed once per run: it must be schedule(t), bit for bit,
+    also past the precomputed part (a DataLoader of unknown length, a very long run)."""
+    from lrcourse import schedules as S
+    from lrcourse.adapters import CourseSchedule
+
+    train, _ = small
+    every_kind = [
+        S.Constant(0.1), S.ExponentialDecay(0.3, 0.9), S.ExponentialDecay(0.3, 0.5, 4, staircase=True),
+        S.StepDecay(0.4, 4, 0.5), S.PiecewiseConstant((3, 9), (0.3, 0.1, 0.01)), S.InverseTimeDecay(0.3, 0.5, 2),
+        S.PolynomialDecay(0.3, 12, 0.01, 2.0), S.Linear(0.01, 0.3, 15), S.CosineAnnealing(0.5, 15, 0.01),
+        S.CosineWarmRestarts(0.5, 3, cycle_mult=1.7, min_lr=0.01), S.OneCycle(0.5, 15, three_phase=True),
+        S.Cyclic(0.01, 0.3, 3), S.warmup_cosine(0.5, 15, 4), S.WarmupStableDecay(0.3, 15, 3, 5, decay="cosine"),
+    ]
+    assert {type(s) for s in every_kind} >= {S.Constant, S.Join, S.WarmupStableDecay, S.Cyclic, S.OneCycle}
+    monkeypatch.setattr(CourseSchedule, "PRECOMPUTED", 7)  # steps 7.. take the schedule(t) path
+    for schedule in every_kind:
+        model, opt = model_and_sgd(momentum=0.9)
+        h = fit(model, train, epochs=3, optimizer=opt, schedule=schedule, progress=False)
+        assert h.lr == [schedule(t) for t in range(15)], schedule
+        if isinstance(schedule, OneCycle):
+            assert h.momentum == [schedule.momentum(t) for t in range(15)]
