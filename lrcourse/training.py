@@ -231,7 +231,8 @@ def fit(model, train, val=None, *, epochs, optimizer, loss_fn=None, batch_size=6
                 run.train.set_epoch(epoch)  # the shuffle order is a function of (seed, epoch): resumable
                 for hook in hooks["before_epoch"]:
                     hook(trainer)
-                model.train()
+                if not all(m.training for m in model.modules()):  # model.train() costs ~10 us per module
+                    model.train()
                 run.optimizer_mode("train")  # schedule-free optimizers train at other weights than they evaluate
                 start, losses = time.perf_counter(), []
                 try:

@@ -719,3 +719,17 @@ def test_every_course_schedule_is_applied_exactly_as_its_call(small, monkeypatch
         assert h.lr == [schedule(t) for t in range(15)], schedule
         if isinstance(schedule, OneCycle):
             assert h.momentum == [schedule.momentum(t) for t in range(15)]
+
+
+def test_every_module_trains_in_train_mode_and_is_validated_in_eval_mode(small):
+    train, val = small
+    model, opt = model_and_sgd()
+    model[2].eval()  # a submodule left in eval mode: fit still trains all of it in train mode
+    modes = []
+
+    class Spy(Callback):
+        def before_batch(self, trainer):
+            modes.append(all(m.training for m in trainer.model.modules()))
+
+    fit(model, train, val, epochs=2, optimizer=opt, callbacks=[Spy()], progress=False)
+    assert modes == [True] * 10 and model.training
