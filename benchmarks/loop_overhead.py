@@ -1,18 +1,22 @@
 """How much does ``lrcourse.fit`` cost over a hand-written PyTorch loop? (CPU)
 
-Same task for every row: scikit-learn digits (1437 train samples), MLP 64-128-128-10,
-SGD lr 0.1, batch 64, no validation, ``EPOCHS`` epochs. Median wall time of ``RUNS`` runs
-(after one warm-up run each, rows interleaved), and the ratio to the hand-written tensor-slicing loop.
-Rows: hand-written loop (randperm + slicing), the same with a ``DataLoader``, Keras 3
-``model.fit`` on the torch backend, ``lrcourse.fit(progress=False)`` without and with a
-schedule. Target: ``fit`` within 1.10x of the hand-written loop.
+Same task for every row: scikit-learn digits (1079 train samples), MLP 64-128-128-10,
+SGD lr 0.1, batch 64, no validation, ``EPOCHS`` epochs. ``RUNS`` rounds after one warm-up run
+each; every round runs each row once, in random order. Printed: the median CPU time of each row
+(``--wall`` for wall-clock time) and the median over rounds of its ratio to the hand-written
+tensor-slicing loop of the same round (pairing within a round cancels most of the load that
+other processes put on a shared machine). Rows: hand-written loop (randperm + slicing), the
+same with a ``DataLoader``, Keras 3 ``model.fit`` on the torch backend,
+``lrcourse.fit(progress=False)`` without and with a course schedule. Target: ``fit`` within
+1.05x of the hand-written loop, with or without a schedule.
 
-Run: ``.venv/bin/python benchmarks/loop_overhead.py [--threads N] [--epochs E] [--runs R]``.
+Run: ``.venv/bin/python benchmarks/loop_overhead.py [--threads N] [--epochs E] [--runs R] [--no-keras]``.
 Threads default to 1: on a shared 2-core machine torch's thread pool makes tiny models
 noisy (and slower), which would hide the loop overhead we want to see.
 """
 import argparse
 import os
+import random
 import statistics
 import time
 
@@ -81,17 +85,27 @@ def lrcourse_fit(X, y, epochs, schedule=None):
     return model
 
 
-def median_times(fns, runs):
-    """Median time per function, measured round-robin so that load changes hit every row alike."""
+def paired_times(fns, runs, clock=time.process_time, seed=0):
+    """Per row: the median time, and the median over rounds of (time / the first row's time).
+
+    Rounds run every row once, in a fresh random order, so a burst of load on a shared machine
+    hits the rows of one round alike; the ratio is taken within each round, then its median.
+    ``time.process_time`` (CPU time of this process) by default: on a shared machine wall time
+    also counts the time other processes held the CPU.
+    """
     for fn in fns:
         fn()  # warm-up: first-call allocations, lazy imports
+    rng = random.Random(seed)
     times = [[] for _ in fns]
     for _ in range(runs):
-        for fn, ts in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - start)
-    return [statistics.median(ts) for ts in times]
+        order = list(range(len(fns)))
+        rng.shuffle(order)
+        for i in order:
+            start = clock()
+            fns[i]()
+            times[i].append(clock() - start)
+    ratios = [statistics.median(t / t0 for t, t0 in zip(ts, times[0])) for ts in times]
+    return [statistics.median(ts) for ts in times], ratios
 
 
 def main():
@@ -99,6 +113,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--no-keras", action="store_true", help="skip the Keras row (the slowest)")
+    parser.add_argument("--wall", action="store_true", help="wall-clock time instead of this process's CPU time")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     ds = digits(device="cpu")
@@ -112,12 +128,15 @@ def main():
         ("lrcourse.fit(progress=False)", lambda: lrcourse_fit(X, y, args.epochs)),
         ("lrcourse.fit + CosineAnnealing", lambda: lrcourse_fit(X, y, args.epochs, cosine)),
     ]
+    if args.no_keras:
+        rows = [row for row in rows if not row[0].startswith("Keras")]
     print(f"digits MLP 64-128-128-10, batch {BATCH}, {args.epochs} epochs ({steps} updates), "
           f"torch {torch.__version__}, {args.threads} thread(s), median of {args.runs} runs")
     print(f"{'loop':<38}{'median s':>10}{'ms/epoch':>10}{'ratio':>8}")
-    medians = median_times([fn for _, fn in rows], args.runs)
-    for (name, _), t in zip(rows, medians):
-        print(f"{name:<38}{t:>10.3f}{1000 * t / args.epochs:>10.1f}{t / medians[0]:>7.2f}x")
+    clock = time.perf_counter if args.wall else time.process_time
+    medians, ratios = paired_times([fn for _, fn in rows], args.runs, clock)
+    for (name, _), t, ratio in zip(rows, medians, ratios):
+        print(f"{name:<38}{t:>10.3f}{1000 * t / args.epochs:>10.1f}{ratio:>7.3f}x")
 
 
 if __name__ == "__main__":

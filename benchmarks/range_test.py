@@ -76,7 +76,7 @@ def torch_lr_finder_run(model, loader, num_steps, make_opt=sgd):
             fig, ax = plt.subplots()
             _, lr = finder.plot(ax=ax, suggest_lr=True)
             plt.close(fig)
-        except Exception:  # noqa: BLE001 - too few points before divergence: torch-lr-finder raises various
+        except Exception:  # noqa: BLE001  torch-lr-finder raises various errors for too few points
             lr = float("nan")
         finder.reset()
     return lr

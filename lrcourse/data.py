@@ -23,14 +23,15 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from lrcourse.device import get_device
+from lrcourse._checks import boolean, fraction, integer, real
+from lrcourse._io import atomic_path
+from lrcourse.device import get_device, to_device
 from lrcourse.seeding import course_seed
 
 CACHE_ENV_VAR = "LRCOURSE_CACHE"
@@ -62,9 +63,7 @@ class Dataset:
         >>> ds.steps_per_epoch(64), 10 * ds.steps_per_epoch(64)
         (17, 170)
         """
-        _check_int("batch_size", batch_size, 1)
-        n = len(self.train[1])
-        return n // batch_size if drop_last else -(-n // batch_size)
+        return steps_per_epoch(len(self.train[1]), batch_size, drop_last)
 
     def __repr__(self) -> str:  # the tensors would flood a notebook cell
         return (f"Dataset(name={self.name!r}, train={len(self.train[1])}, val={len(self.val[1])}, "
@@ -98,14 +97,28 @@ def _split3(X, y, val_fraction, test_fraction, seed, stratify=True):
     return (X_tr, y_tr), (X_va, y_va), (X_te, y_te)
 
 
-def _check_fraction(name, value):
-    if not isinstance(value, (int, float)) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+def steps_per_epoch(data, batch_size: int = 64, drop_last: bool = False) -> int:
+    """Optimizer updates per epoch: ``ceil(n / batch_size)``, or ``floor`` with ``drop_last``.
+
+    ``data`` is a number of samples, an ``(X, y)`` tuple, a ``Batches`` or a ``DataLoader``
+    (their own batch size and ``drop_last`` win; a DataLoader without a length raises TypeError).
+    The one place the course converts epochs to updates: ``total_steps = epochs * steps_per_epoch``.
+
+    >>> steps_per_epoch(1079, 64), steps_per_epoch(1079, 64, drop_last=True)
+    (17, 16)
+    """
+    from torch.utils.data import DataLoader
+
+    if isinstance(data, (Batches, DataLoader, LoaderBatches)):
+        return len(data)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[1], torch.Tensor):
+        data = len(data[1])
+    n = integer("data (number of samples)", data, minimum=0)
+    return _batches_of(n, integer("batch_size", batch_size, minimum=1), boolean("drop_last", drop_last))
 
 
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def _batches_of(n: int, batch_size: int, drop_last: bool) -> int:
+    return n // batch_size if drop_last else -(-n // batch_size)
 
 
 def digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0, device=None) -> Dataset:
@@ -122,9 +135,9 @@ def digits(val_fraction: float = 0.2, test_fraction: float = 0.2, seed: int = 0,
     """
     from sklearn.datasets import load_digits
 
-    _check_fraction("val_fraction", val_fraction)
-    _check_fraction("test_fraction", test_fraction)
-    _check_int("seed", seed, 0)
+    fraction("val_fraction", val_fraction)
+    fraction("test_fraction", test_fraction)
+    seed = integer("seed", seed, minimum=0)
     X, y = load_digits(return_X_y=True)
     splits = _split3(X / 16.0, y, val_fraction, test_fraction, course_seed(seed))
     return _make("digits", splits, 10, "scikit-learn 8x8 digits, pixels scaled to [0, 1], stratified split", device)
@@ -150,7 +163,7 @@ def _load_cache(path: Path, expected_shapes: dict):
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in expected_shapes}
             digest = str(f["sha256"])
-    except Exception:  # missing, truncated, not a zip, missing key: all mean "regenerate"
+    except Exception:  # noqa: BLE001  missing, truncated, not a zip, missing key: all mean "regenerate"
         return None
     if any(arrays[k].shape != shape for k, shape in expected_shapes.items()):
         return None
@@ -159,15 +172,8 @@ def _load_cache(path: Path, expected_shapes: dict):
 
 def _save_cache(path: Path, arrays: dict) -> None:
     """Write atomically: a crash mid-write leaves the old file (or none), never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, sha256=np.array(_digest(arrays)), **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, sha256=np.array(_digest(arrays)), **arrays)
 
 
 def _mnist1d_version() -> str:
@@ -213,10 +219,10 @@ def mnist1d(num_samples: int = 6000, seed: int = 42, device=None, cache: bool = 
     >>> ds.train[0].shape, ds.val[0].shape, ds.test[0].shape, ds.input_shape
     (torch.Size([4000, 40]), torch.Size([1000, 40]), torch.Size([1000, 40]), (40,))
     """
-    _check_int("num_samples", num_samples, 30)
-    _check_int("seed", seed, 0)
-    _check_fraction("val_fraction", val_fraction)
-    _check_fraction("test_fraction", test_fraction)
+    num_samples = integer("num_samples", num_samples, minimum=30)
+    seed = integer("seed", seed, minimum=0)
+    fraction("val_fraction", val_fraction)
+    fraction("test_fraction", test_fraction)
     seed = course_seed(seed)
     n = (num_samples // 10) * 10  # the generator makes whole sets of 10 classes
     shapes = {"x": (n, 40), "y": (n,)}
@@ -247,15 +253,14 @@ def spirals(n: int = 600, noise: float = 0.2, num_classes: int = 2, val_fraction
     >>> ds.train[0].shape, ds.val[0].shape, ds.test[0].shape, sorted(set(ds.train[1].tolist()))
     (torch.Size([50, 2]), torch.Size([25, 2]), torch.Size([25, 2]), [0, 1])
     """
-    _check_int("n", n, 4)
-    _check_int("num_classes", num_classes, 2)
-    _check_int("seed", seed, 0)
-    _check_fraction("val_fraction", val_fraction)
-    _check_fraction("test_fraction", test_fraction)
+    n = integer("n", n, minimum=4)
+    num_classes = integer("num_classes", num_classes, minimum=2)
+    seed = integer("seed", seed, minimum=0)
+    fraction("val_fraction", val_fraction)
+    fraction("test_fraction", test_fraction)
     if val_fraction + test_fraction >= 1:
         raise ValueError(f"val_fraction + test_fraction must be < 1, got {val_fraction} + {test_fraction}")
-    if not isinstance(noise, (int, float)) or noise < 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    noise = real("noise", noise, low=0)
     rng = np.random.default_rng(course_seed(seed))
     y = np.arange(n) % num_classes
     r = rng.uniform(0.05, 1.0, n)
@@ -267,7 +272,8 @@ def spirals(n: int = 600, noise: float = 0.2, num_classes: int = 2, val_fraction
     n_test = max(1, int(round(n * test_fraction)))
     if n_val + n_test >= n:
         raise ValueError(f"n={n} is too small to hold out {n_val} val and {n_test} test samples")
-    splits = ((X[n_val + n_test:], y[n_val + n_test:]), (X[:n_val], y[:n_val]), (X[n_val:n_val + n_test], y[n_val:n_val + n_test]))
+    splits = ((X[n_val + n_test:], y[n_val + n_test:]), (X[:n_val], y[:n_val]),
+              (X[n_val:n_val + n_test], y[n_val:n_val + n_test]))
     return _make("spirals", splits, num_classes, f"{num_classes} interleaved 2-D spirals, noise {noise}", device)
 
 
@@ -296,12 +302,13 @@ class Batches:
             raise ValueError(f"X and y must have the same number of samples, got {X.shape[0]} and {y.shape[0]}")
         if X.device != y.device:
             raise ValueError(f"X and y must be on the same device, got {X.device} and {y.device}")
-        _check_int("batch_size", batch_size, 1)
-        _check_int("seed", seed, 0)
+        batch_size = integer("batch_size", batch_size, minimum=1)
+        seed = integer("seed", seed, minimum=0)
+        shuffle, drop_last = boolean("shuffle", shuffle), boolean("drop_last", drop_last)
         if drop_last and X.shape[0] < batch_size:
             raise ValueError(f"batch_size={batch_size} with drop_last=True leaves no batch of {X.shape[0]} samples")
         self.X, self.y = X, y
-        self.batch_size, self.shuffle, self.seed, self.drop_last = int(batch_size), shuffle, seed, drop_last
+        self.batch_size, self.shuffle, self.seed, self.drop_last = batch_size, shuffle, seed, drop_last
         self.epoch = 0
 
     @property
@@ -310,12 +317,10 @@ class Batches:
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the shuffle order of the next iterations: a pure function of (seed, epoch)."""
-        _check_int("epoch", epoch, 0)
-        self.epoch = int(epoch)
+        self.epoch = integer("epoch", epoch, minimum=0)
 
     def __len__(self) -> int:
-        n = self.X.shape[0]
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return _batches_of(self.X.shape[0], self.batch_size, self.drop_last)  # steps_per_epoch, checked already
 
     def __iter__(self):
         n, bs = self.X.shape[0], self.batch_size
@@ -334,24 +339,127 @@ class Batches:
                 f"seed={self.seed}, drop_last={self.drop_last}, device={self.X.device})")
 
 
-def as_batches(data, batch_size: int = 64, seed: int = 0, shuffle: bool = True):
+class LoaderBatches:
+    """A ``DataLoader``'s batches, checked and moved to ``device``: what ``fit`` iterates over.
+
+    The first batch of every pass must be an ``(inputs, targets)`` pair of tensors: a dict, a
+    triple or anything else is refused with a message that says what to change (otherwise it
+    fails later in the model, or unpacks a dict's keys). A pass that yields no batch at all (an
+    empty ``IterableDataset``) raises ValueError. ``set_epoch`` is passed on to a sampler that
+    has one (``DistributedSampler``). ``len()`` is the loader's (TypeError without one).
+    """
+
+    def __init__(self, loader, device=None, name: str = "data"):
+        self.loader, self.device, self.name = loader, device, name
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def set_epoch(self, epoch: int) -> None:
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        empty = True
+        for batch in self.loader:
+            if empty:
+                check_batch(batch, self.name)
+                empty = False
+            yield batch if self.device is None else to_device(tuple(batch), self.device, non_blocking=True)
+        if empty:
+            raise ValueError(f"{self.name} yielded no batches: its DataLoader is empty")
+
+    def __repr__(self) -> str:
+        return f"LoaderBatches({self.loader!r}, device={self.device})"
+
+
+def check_batch(batch, name: str = "data") -> None:
+    """Raise a clear error unless ``batch`` is an ``(inputs, targets)`` pair of tensors."""
+    if isinstance(batch, dict):
+        raise TypeError(f"{name} yields dict batches (keys {list(batch)[:6]}); fit needs (inputs, targets) pairs: "
+                        f"return (x, y) from the Dataset's __getitem__, or give the DataLoader a collate_fn that does")
+    if not isinstance(batch, (tuple, list)):
+        raise TypeError(f"{name} yields {type(batch).__name__} batches; fit needs (inputs, targets) pairs of tensors")
+    if len(batch) != 2:
+        raise ValueError(f"{name} yields batches of {len(batch)} items; fit needs exactly 2, (inputs, targets): "
+                         f"drop the extra items in the Dataset or in a collate_fn")
+    if not all(isinstance(t, torch.Tensor) for t in batch):
+        raise TypeError(f"{name} yields ({', '.join(type(t).__name__ for t in batch)}) batches; "
+                        f"fit needs (inputs, targets) tensors")
+
+
+def as_batches(data, batch_size: int = 64, seed: int = 0, shuffle: bool = True, device=None, name: str = "data"):
     """Turn training data into an iterable of ``(X, y)`` batches; every loop in lrcourse uses this.
 
     - ``(X, y)`` tuple of tensors -> ``Batches(X, y, batch_size, shuffle, seed)``;
-    - a ``Batches`` or a ``torch.utils.data.DataLoader`` -> returned as is (its own batch size
-      and shuffling win; ``batch_size``/``seed`` are ignored);
+    - a ``Batches`` -> returned as is (its own batch size and shuffling win);
+    - a ``torch.utils.data.DataLoader`` -> as is, or, when ``device`` is given, a
+      ``LoaderBatches`` that checks its batches and moves them there (its own batch size and
+      shuffling win; ``batch_size``/``seed`` are ignored);
     - a ``Dataset`` -> TypeError asking for ``ds.train`` or ``ds.val``.
+
+    ``name`` is how errors refer to the data ("train", "val").
 
     >>> len(as_batches((torch.zeros(10, 2), torch.zeros(10)), batch_size=3))
     4
     """
     from torch.utils.data import DataLoader
 
-    if isinstance(data, (Batches, DataLoader)):
+    if isinstance(data, (Batches, LoaderBatches)):
         return data
+    if isinstance(data, DataLoader):
+        return data if device is None else LoaderBatches(data, device, name)
     if isinstance(data, Dataset):
-        raise TypeError(f"data must be an (X, y) tuple, Batches or DataLoader; got the whole Dataset "
+        raise TypeError(f"{name} must be an (X, y) tuple, Batches or DataLoader; got the whole Dataset "
                         f"{data.name!r}: pass ds.train or ds.val")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         return Batches(data[0], data[1], batch_size=batch_size, shuffle=shuffle, seed=seed)
-    raise TypeError(f"data must be an (X, y) tuple of tensors, a Batches or a DataLoader, got {type(data).__name__}")
+    raise TypeError(f"{name} must be an (X, y) tuple of tensors, a Batches or a DataLoader, got {type(data).__name__}")
+
+
+def num_samples(data) -> int | None:
+    """Samples in ``data`` (tuple, ``Batches``, or a DataLoader over a sized dataset), else None."""
+    if isinstance(data, LoaderBatches):
+        data = data.loader
+    if isinstance(data, Batches):
+        return int(data.X.shape[0])
+    if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[1], torch.Tensor):
+        return int(data[1].shape[0])
+    try:
+        return len(data.dataset)
+    except (AttributeError, TypeError):
+        return None
+
+
+def fingerprint(data, samples: int = 257) -> str:
+    """A cheap identity of training data: sizes, dtypes and a hash of ``samples`` evenly spaced rows.
+
+    For tensors (a tuple, a ``Batches``, or a DataLoader over a ``TensorDataset``): the shapes,
+    dtypes and the SHA-256 of up to ``samples`` rows spread over the set (copied to the CPU, so
+    it costs about as much as one batch). For any other DataLoader: its dataset's class and
+    length. A resumed run compares it with its checkpoint's: other data is refused.
+
+    >>> x = torch.arange(12.0).reshape(6, 2); y = torch.arange(6)
+    >>> fingerprint((x, y)) == fingerprint((x.clone(), y)), fingerprint((x, y)) == fingerprint((x + 1, y))
+    (True, False)
+    """
+    tensors = None
+    if isinstance(data, LoaderBatches):
+        data = data.loader
+    if isinstance(data, Batches):
+        tensors = (data.X, data.y)
+    elif isinstance(data, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in data):
+        tensors = tuple(data)
+    elif isinstance(getattr(data, "dataset", None), torch.utils.data.TensorDataset):
+        tensors = data.dataset.tensors
+    if tensors is None:
+        dataset = getattr(data, "dataset", data)
+        return f"{type(dataset).__name__} of {num_samples(data)} samples"
+    h = hashlib.sha256()
+    for t in tensors:
+        rows = torch.linspace(0, len(t) - 1, min(samples, len(t))).round().long().to(t.device) if len(t) else None
+        picked = (t[rows] if rows is not None else t).detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(picked.reshape(-1).view(torch.uint8).numpy().tobytes() if picked.numel() else b"")
+    return f"{'x'.join(str(tuple(t.shape)) for t in tensors)} sha256:{h.hexdigest()[:16]}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+import numpy as np
 import torch
 
 ENV_VAR = "LRCOURSE_DEVICE"
@@ -24,17 +25,21 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def get_device(prefer: str | torch.device | None = None) -> torch.device:
+def get_device(prefer: str | torch.device | None = None, *, name: str = "prefer") -> torch.device:
     """Return the device to train on: CUDA if available, then Apple MPS, then the CPU.
 
     ``prefer`` (or, when it is None, the environment variable ``LRCOURSE_DEVICE``) overrides
     the automatic choice, e.g. ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``. An unknown
-    name raises ValueError; asking for an accelerator that is not there raises ValueError too,
-    rather than silently falling back to the CPU.
+    name raises ValueError (anything but a string or ``torch.device``: TypeError); asking for an
+    accelerator that is not there raises ValueError too, rather than silently falling back to
+    the CPU. ``name`` is how errors refer to the argument (``fit`` passes ``"device"``).
 
     >>> get_device("cpu").type
     'cpu'
     """
+    if prefer is not None and not isinstance(prefer, (str, torch.device)):
+        raise TypeError(f"{name} must be a device name such as 'cpu' or 'cuda', or a torch.device, "
+                        f"got {type(prefer).__name__} {prefer!r}")
     choice = prefer if prefer is not None else os.environ.get(ENV_VAR) or None
     if choice is None:
         if torch.cuda.is_available():
@@ -42,7 +47,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    source = "prefer" if prefer is not None else ENV_VAR
+    source = name if prefer is not None else ENV_VAR
     try:
         device = torch.device(choice)
     except (RuntimeError, TypeError) as err:
@@ -85,6 +90,8 @@ def autocast(device: str | torch.device, enabled: bool | None = None):
     device = torch.device(device)
     if enabled is None:
         enabled = device.type == "cuda"
+    elif not isinstance(enabled, (bool, np.bool_)):
+        raise TypeError(f"enabled must be True, False or None, got {type(enabled).__name__} {enabled!r}")
     if enabled and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()

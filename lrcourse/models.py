@@ -14,24 +14,29 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from lrcourse._checks import choice, integer
 from lrcourse.seeding import course_seed
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "silu": nn.SiLU}
 
 
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
 def _activation(name):
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return ACTIVATIONS[name]
+    return ACTIVATIONS[choice("activation", name, sorted(ACTIVATIONS))]
+
+
+def _widths(name, widths, allow_empty=True):
+    """A sequence of layer widths, each an integer >= 1 (``hidden=(128, 128)``)."""
+    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of layer widths such as (128, 128), got {type(widths).__name__} "
+                        f"{widths!r}")
+    widths = tuple(integer(f"{name}[{i}]", w, minimum=1) for i, w in enumerate(widths))
+    if not widths and not allow_empty:
+        raise ValueError(f"{name} must name at least one layer width, got {widths!r}")
+    return widths
 
 
 def _seeded(seed, build):
-    _check_int("seed", seed, 0)
+    seed = integer("seed", seed, minimum=0)
     with torch.random.fork_rng(devices=[]):  # CPU RNG only; the global state is restored on exit
         torch.manual_seed(course_seed(seed))  # LRCOURSE_SEED_OFFSET shifts every initialisation
         return build()
@@ -52,11 +57,9 @@ def mlp(in_features: int, hidden=(128, 128), out_features: int = 10, activation:
       (3): Linear(in_features=3, out_features=2, bias=True)
     )
     """
-    _check_int("in_features", in_features)
-    _check_int("out_features", out_features)
-    hidden = tuple(hidden)
-    for h in hidden:
-        _check_int("hidden width", h)
+    in_features = integer("in_features", in_features, minimum=1)
+    out_features = integer("out_features", out_features, minimum=1)
+    hidden = _widths("hidden", hidden)
     act = _activation(activation)
 
     def build():
@@ -81,14 +84,10 @@ def cnn1d(in_length: int = 40, channels=(32, 32), out_features: int = 10, kernel
     >>> m(torch.zeros(3, 40)).shape
     torch.Size([3, 10])
     """
-    _check_int("in_length", in_length)
-    _check_int("out_features", out_features)
-    _check_int("kernel_size", kernel_size)
-    channels = tuple(channels)
-    if not channels:
-        raise ValueError(f"channels must name at least one layer width, got {channels!r}")
-    for c in channels:
-        _check_int("channel width", c)
+    in_length = integer("in_length", in_length, minimum=1)
+    out_features = integer("out_features", out_features, minimum=1)
+    kernel_size = integer("kernel_size", kernel_size, minimum=1)
+    channels = _widths("channels", channels, allow_empty=False)
     act = _activation(activation)
 
     def build():

@@ -34,9 +34,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from lrcourse.data import as_batches
+from lrcourse._checks import choice, integer, positive, real
+from lrcourse.callbacks import Callback, DivergenceGuard, StopTraining
+from lrcourse.data import Batches, as_batches
 from lrcourse.schedules import ExponentialDecay, Linear
-from lrcourse.torch_bridge import set_lr
+from lrcourse.training import evaluate, fit
 
 MODES = ("exp", "linear")
 RULES = ("default", "steepest", "minimum_over_10", "valley")
@@ -52,10 +54,10 @@ def sweep_schedule(start_lr: float, end_lr: float, num_steps: int, mode: str = "
     >>> sweep_schedule(1e-3, 1.0, 4)
     ExponentialDecay(lr=0.001, decay_rate=1000.0, decay_steps=3, staircase=False)
     """
-    _check_sweep(start_lr, end_lr, num_steps, mode)
+    start_lr, end_lr, num_steps, mode = _check_sweep(start_lr, end_lr, num_steps, mode)
     if mode == "exp":
-        return ExponentialDecay(start_lr, end_lr / start_lr, decay_steps=int(num_steps) - 1)
-    return Linear(start_lr, end_lr, int(num_steps) - 1)
+        return ExponentialDecay(start_lr, end_lr / start_lr, decay_steps=num_steps - 1)
+    return Linear(start_lr, end_lr, num_steps - 1)
 
 
 def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exp") -> np.ndarray:
@@ -68,35 +70,57 @@ def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exp")
     >>> sweep_lrs(0.0001, 1.0, 3, mode="linear").round(4).tolist()
     [0.0001, 0.5, 1.0]
     """
-    return sweep_schedule(start_lr, end_lr, num_steps, mode).curve(int(num_steps))
+    return sweep_schedule(start_lr, end_lr, num_steps, mode).curve(integer("num_steps", num_steps, minimum=2))
 
 
 def _check_sweep(start_lr, end_lr, num_steps, mode):
-    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    """The sweep's arguments, validated and normalised: (start_lr, end_lr, num_steps, mode)."""
+    start_lr, end_lr = positive("start_lr", start_lr), positive("end_lr", end_lr)
     if start_lr >= end_lr:
         raise ValueError(f"start_lr must be smaller than end_lr, got start_lr={start_lr!r}, end_lr={end_lr!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
-        raise ValueError(f"num_steps must be an integer >= 2, got {num_steps!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    num_steps = integer("num_steps", num_steps, minimum=2)
+    mode = choice("mode", mode, MODES)
+    if mode == "exp" and not math.isfinite(end_lr / start_lr):
+        raise ValueError(f"end_lr / start_lr must be a finite ratio, got start_lr={start_lr!r}, end_lr={end_lr!r}")
+    return start_lr, end_lr, num_steps, mode
 
 
 # ----------------------------------------------------------------------------- suggestion rules
+#: fewest finite points a suggestion is read from: fewer means the sweep died almost at once
+MIN_POINTS = 10
+
+
+def _finite_prefix(lrs, losses):
+    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    end = int(bad[0]) if bad.size else len(losses)
+    return lrs[:end], losses[:end]
+
+
+def _unusable(lrs, losses) -> str | None:
+    """Why no LR can be read off this curve, or None: too few finite points, or no descent at all."""
+    lrs, losses = _finite_prefix(lrs, losses)
+    if len(losses) < MIN_POINTS:
+        return (f"the range test recorded {len(losses)} finite loss(es) before it stopped, fewer than the "
+                f"{MIN_POINTS} a suggestion needs")
+    if not losses.min() < losses[0]:
+        return (f"the loss never fell below its first value ({losses[0]:.4g}) over {len(losses)} finite points: "
+                f"no LR in the sweep trained")
+    return None
+
+
 def _window(lrs, losses):
     """The part of the curve the rules read: up to the first non-finite loss, then fastai's trim.
 
     fastai drops the first 10% (the EMA is still warming up) and the last 5 points (the
     divergence tail). When that leaves fewer than 3 points, the whole finite prefix is used.
+    A curve with fewer than ``MIN_POINTS`` finite points, or whose loss never falls below its
+    first value, raises ValueError: any LR read off it would be noise.
     """
-    lrs, losses = np.asarray(lrs, dtype=float), np.asarray(losses, dtype=float)
-    bad = np.flatnonzero(~np.isfinite(losses))
-    end = int(bad[0]) if bad.size else len(losses)
-    lrs, losses = lrs[:end], losses[:end]
-    if len(losses) < 2:
-        raise ValueError(f"the range test recorded {len(losses)} finite loss(es) before diverging; "
-                         "lower start_lr or use more num_steps")
+    reason = _unusable(lrs, losses)
+    if reason is not None:
+        raise ValueError(f"{reason}; lower start_lr, check the optimizer's settings, or use more num_steps")
+    lrs, losses = _finite_prefix(lrs, losses)
     lo, hi = len(losses) // 10, len(losses) - 5
     if hi - lo >= 3:
         return lrs[lo:hi], losses[lo:hi]
@@ -210,39 +234,29 @@ class RangeTestResult:
         - ``"default"``: the course's rule, ``min(steepest / 3, minimum / 6)``: the more cautious of
           two readings of where the loss stops improving.
 
-        Why (``benchmarks/range_test.py``): MLPs trained at constant LR for a fixed budget (digits
-        10 epochs, MNIST-1D 20), batch 64, SGD momentum 0.9 (and digits with Adam as an out-of-sample
-        check); range test 1e-7 -> 10 in 100 steps; accuracy at each rule's LR minus the best of a
-        14-LR log grid (1e-4 .. 3.2), mean of 5 seeds (grid best in brackets):
+        Why this rule: on MLPs trained at the suggested LR (digits and MNIST-1D, SGD momentum 0.9,
+        and digits with Adam), it came within a point of the best LR of a 14-LR grid on all three,
+        where each single landmark failed somewhere (with momentum the steepest point sits at the
+        cliff; with Adam the minimum scatters less but the steepest point is right at the
+        divergence). The measurements, their command and the table: ``benchmarks/README.md``
+        (``benchmarks/range_test.py``). The constants are tuned on those runs, so on a new task
+        validate the suggestion by training, as notebook 02 does.
 
-        ===============  ==============  ================  ===================
-        rule             digits (0.966)  MNIST-1D (0.690)  digits Adam (0.964)
-        ===============  ==============  ================  ===================
-        default          -0.007          +0.003            -0.004
-        steepest         -0.174          -0.370            -0.386
-        valley           -0.064          -0.087            -0.009
-        minimum_over_10  -0.013          -0.020            -0.000
-        steepest / 3     -0.001          -0.006            (with Adam: -0.64 on 3 seeds)
-        torch-lr-finder  -0.594          -0.168            -0.017
-        ===============  ==============  ================  ===================
-
-        With momentum the steepest point sits at the cliff (the loss falls fastest just before it
-        blows up), valley is 5-10x too low, and the EMA's minimum moves 4x between seeds on MNIST-1D
-        (0.42 .. 1.56), so minimum/10 inherits that scatter; steepest/3 was best there but failed
-        with Adam, whose steepest point is right at the divergence. Taking the smaller of the two
-        guards each failure with the other. The constants are tuned on these runs and sit inside seed
-        noise (with /4 and /6 every column was within 1 point, /5 missed by 0.5 on Adam, /7 was 1.7
-        points low on digits), so on a new task validate the
-        suggestion by training, as the notebook does. (torch-lr-finder: its own range test, EMA
-        without bias correction, steepest ``np.gradient``.)
+        A sweep that stopped after fewer than ``MIN_POINTS`` finite losses, or whose loss never
+        fell below its first value, has nothing to suggest: ``suggest`` raises ValueError with the
+        number of steps made and why the sweep stopped, instead of printing a confident LR.
 
         >>> lrs = np.logspace(-4, 0, 41); loss = 2 - np.tanh(3 * (np.log10(lrs) + 1))
         >>> res = RangeTestResult(lrs, loss, loss, "completed", 41)
         >>> round(res.suggest("steepest"), 3), round(res.suggest(), 3)   # steepest / 3 < minimum / 6
         (0.1, 0.033)
         """
-        if rule not in _RULE_FUNCTIONS:
-            raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+        rule = choice("rule", rule, RULES)
+        reason = _unusable(self.lrs, self.smoothed)
+        if reason is not None:
+            raise ValueError(f"no LR to suggest: {reason} (the sweep made {len(self.lrs)} of {self.num_steps} "
+                             f"steps, stop_reason={self.stop_reason!r}); lower start_lr, check the optimizer's "
+                             f"settings, or use more num_steps")
         return _RULE_FUNCTIONS[rule](self.lrs, self.smoothed)
 
     def suggestions(self) -> dict:
@@ -251,37 +265,52 @@ class RangeTestResult:
 
 
 # ----------------------------------------------------------------------------- the test itself
-def _loss_on(model, data, loss_fn, device) -> float:
-    """Mean loss over all of ``data`` (weighted by batch size), in eval mode, without gradients."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    try:
-        with torch.no_grad():
-            for X, y in data:
-                X, y = X.to(device), y.to(device)
-                total += float(loss_fn(model(X), y)) * len(y)
-                count += len(y)
-    finally:
-        model.train(was_training)
-    if count == 0:
-        raise ValueError("val must contain at least one sample, got an empty dataset")
-    return total / count
+class _Sweep(Callback):
+    """Inside ``fit``: record each update's loss, smooth it, and end the sweep when it is done.
 
+    The stop rule needs each loss as soon as it is measured, so this reads it from the device
+    after every update (a host sync per step, as every range test does).
+    """
 
-def _endless(batches):
-    """Cycle through the batches forever, reshuffling on every pass (``set_epoch`` when available)."""
-    epoch = 0
-    while True:
-        if hasattr(batches, "set_epoch"):
-            batches.set_epoch(epoch)
-        empty = True
-        for batch in batches:
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError("train must contain at least one batch, got an empty dataset")
-        epoch += 1
+    def __init__(self, num_steps, smooth, diverge_factor, val, loss_fn, progress):
+        self.num_steps, self.smooth, self.diverge_factor = num_steps, smooth, diverge_factor
+        self.val, self.loss_fn, self.progress = val, loss_fn, progress
+        self.losses, self.smoothed, self.stop_reason = [], [], "completed"
+
+    def before_fit(self, trainer):
+        from tqdm.auto import tqdm
+
+        self._avg, self._best = 0.0, math.inf
+        self._bar = tqdm(total=self.num_steps, desc="range test", disable=not self.progress, leave=False)
+
+    def after_batch(self, trainer):
+        value = float(trainer.loss) if self.val is None else self._val_loss(trainer)
+        self._avg = self.smooth * self._avg + (1 - self.smooth) * value
+        smoothed = self._avg / (1 - self.smooth ** trainer.step)  # bias-corrected: step = updates done
+        self.losses.append(value)
+        self.smoothed.append(smoothed)
+        self._bar.update(1)
+        if not (math.isfinite(value) and math.isfinite(smoothed)):
+            self.stop_reason = "non_finite"
+        elif self.diverge_factor is not None and smoothed > self.diverge_factor * min(self._best, smoothed):
+            self.stop_reason = "diverged"
+        elif trainer.step < self.num_steps:
+            self._best = min(self._best, smoothed)
+            return
+        raise StopTraining(f"range test {self.stop_reason}")
+
+    def _val_loss(self, trainer):
+        optimizer = trainer.optimizer
+        switch = callable(getattr(optimizer, "eval", None)) and callable(getattr(optimizer, "train", None))
+        if switch:  # a schedule-free optimizer: measure the weights it would be evaluated at
+            trainer.optimizer.eval()
+        value = evaluate(trainer.model, self.val, self.loss_fn, trainer.device)[0]
+        if switch:
+            trainer.optimizer.train()
+        return value
+
+    def after_fit(self, trainer):
+        self._bar.close()
 
 
 def _check_model(model):
@@ -292,6 +321,15 @@ def _check_model(model):
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise ValueError(f"model already has non-finite values in {name!r}: re-initialise it before a range test")
     return params[0].device
+
+
+def _on(data, device):
+    """Tensor data moved to ``device`` once (a DataLoader's batches are moved one by one by fit)."""
+    if isinstance(data, Batches) and data.device != device:
+        return Batches(data.X.to(device), data.y.to(device), data.batch_size, data.shuffle, data.seed, data.drop_last)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        return tuple(t.to(device) for t in data)
+    return data
 
 
 def lr_range_test(model, train, *, optimizer, loss_fn=None, batch_size=64, start_lr=1e-7, end_lr=10.0,
@@ -307,79 +345,58 @@ def lr_range_test(model, train, *, optimizer, loss_fn=None, batch_size=64, start
     every update (Smith's variant; usually with ``mode="linear"`` and a narrower range) instead of
     the training batch loss. ``smooth`` = 0 disables smoothing. ``diverge_factor=None`` never stops
     early on a rising loss (a non-finite loss always stops the test). ``device=None`` uses the model's
-    device; batches are moved there. The stop rule assumes a positive loss (as cross-entropy is).
+    device; data is moved there. The stop rule assumes a positive loss (as cross-entropy is).
+    ``seed`` fixes the shuffling and any randomness inside the run (dropout), and leaves the
+    global random state as it was.
 
-    Everything the run touches is saved first (deep copies of ``model.state_dict()`` and
-    ``optimizer.state_dict()``, the train/eval mode) and put back in a ``finally`` block, so the
-    model, BatchNorm statistics, momentum buffers and LRs are bitwise unchanged afterwards, also
-    after divergence, an exception or a KeyboardInterrupt. (torch-lr-finder leaves the model
-    diverged until ``reset()``.)
+    The sweep is ``fit`` itself (as fastai's ``lr_find`` reuses its training loop): the sweep
+    schedule drives it, one callback records and smooths the loss and stops the run, and the
+    recorded LRs are the ones ``fit`` read back from the optimizer. Everything the run touches
+    is saved first (deep copies of ``model.state_dict()`` and ``optimizer.state_dict()``, the
+    train/eval mode) and put back in a ``finally`` block, so the model, BatchNorm statistics,
+    momentum buffers and LRs are bitwise unchanged afterwards, also after divergence, an
+    exception or a KeyboardInterrupt. (torch-lr-finder leaves the model diverged until ``reset()``.)
     """
-    _check_sweep(start_lr, end_lr, num_steps, mode)
-    if isinstance(smooth, bool) or not isinstance(smooth, (int, float)) or not 0 <= smooth < 1:
-        raise ValueError(f"smooth must be a number in [0, 1), got {smooth!r}")
-    if diverge_factor is not None and (not isinstance(diverge_factor, (int, float)) or not diverge_factor > 1):
-        raise ValueError(f"diverge_factor must be a number > 1 or None, got {diverge_factor!r}")
+    schedule = sweep_schedule(start_lr, end_lr, num_steps, mode)
+    start_lr, end_lr, num_steps, mode = _check_sweep(start_lr, end_lr, num_steps, mode)
+    smooth = real("smooth", smooth, low=0, high=1, high_open=True)
+    if diverge_factor is not None:
+        diverge_factor = real("diverge_factor", diverge_factor, low=1, low_open=True)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     model_device = _check_model(model)
-    if device is None:
-        device = model_device
-    else:
-        device = torch.device(device)
-        if device.type != model_device.type:
-            raise ValueError(f"device={str(device)!r} but the model is on {str(model_device)!r}: move it first")
+    device = model_device if device is None else torch.device(device)
+    if device.type != model_device.type:
+        raise ValueError(f"device={str(device)!r} but the model is on {str(model_device)!r}: move it first")
     loss_fn = torch.nn.CrossEntropyLoss() if loss_fn is None else loss_fn
-    batches = as_batches(train, batch_size=batch_size, seed=seed)
-    if hasattr(batches, "__len__") and len(batches) == 0:
-        raise ValueError("train must contain at least one batch, got an empty dataset")
-    val_batches = None if val is None else as_batches(val, batch_size=max(batch_size, 1024), seed=seed, shuffle=False)
-    lrs = sweep_lrs(start_lr, end_lr, num_steps, mode)
-
-    from tqdm.auto import tqdm
+    batches = as_batches(_on(train, device), batch_size=batch_size, seed=seed, device=device, name="train")
+    try:
+        passes = -(-num_steps // len(batches))  # epochs of fit: enough passes over the data for num_steps
+    except TypeError:  # a DataLoader without a length: fit stops the sweep after num_steps anyway
+        passes = num_steps
+    except ZeroDivisionError:
+        raise ValueError("train yields no batches: it is empty (or drop_last dropped everything)") from None
+    val_batches = None if val is None else as_batches(_on(val, device), batch_size=max(batch_size, 1024),
+                                                      shuffle=False, device=device, name="val")
+    sweep = _Sweep(num_steps, smooth, diverge_factor, val_batches, loss_fn, progress)
 
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_lrs = [group["lr"] for group in optimizer.param_groups]
     was_training = model.training
-    rec_lrs, losses, smoothed = [], [], []
-    stop_reason, avg, best = "completed", 0.0, math.inf
-    bar = tqdm(total=num_steps, desc="range test", disable=not progress, leave=False)
     try:
-        data = _endless(batches)
-        model.train()
-        for step in range(num_steps):
-            lr = float(lrs[step])
-            set_lr(optimizer, lr)
-            X, y = next(data)
-            X, y = X.to(device), y.to(device)
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X), y)
-            loss.backward()
-            optimizer.step()
-            value = float(loss.detach()) if val_batches is None else _loss_on(model, val_batches, loss_fn, device)
-            avg = smooth * avg + (1 - smooth) * value
-            smoothed_value = avg / (1 - smooth ** (step + 1))
-            rec_lrs.append(lr)
-            losses.append(value)
-            smoothed.append(smoothed_value)
-            bar.update(1)
-            if not (math.isfinite(value) and math.isfinite(smoothed_value)):
-                stop_reason = "non_finite"
-                break
-            best = min(best, smoothed_value)
-            if diverge_factor is not None and smoothed_value > diverge_factor * best:
-                stop_reason = "diverged"
-                break
+        history = fit(model, batches, epochs=passes, optimizer=optimizer, loss_fn=loss_fn, schedule=schedule,
+                      callbacks=[sweep, DivergenceGuard(factor=None, check_every="epoch")],  # the sweep stops itself
+                      device=device, progress=False, seed=seed)
     finally:
-        bar.close()
         model.load_state_dict(saved_model)
         optimizer.load_state_dict(saved_optimizer)
         for group, lr in zip(optimizer.param_groups, saved_lrs):
             group["lr"] = lr  # load_state_dict restores it too; this also keeps a tensor LR's identity
         model.train(was_training)
-    return RangeTestResult(np.array(rec_lrs), np.array(losses), np.array(smoothed), stop_reason, num_steps,
-                           mode=mode, loss_kind="train" if val is None else "val",
+    n = len(sweep.losses)
+    return RangeTestResult(np.array(history.lr[:n]), np.array(sweep.losses), np.array(sweep.smoothed),
+                           sweep.stop_reason, num_steps, mode=mode, loss_kind="train" if val is None else "val",
                            settings=dict(start_lr=start_lr, end_lr=end_lr, smooth=smooth,
                                          diverge_factor=diverge_factor, batch_size=batch_size, seed=seed))
 

@@ -7,7 +7,17 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lrcourse import data as data_mod
-from lrcourse.data import Batches, Dataset, as_batches, digits, mnist1d, spirals
+from lrcourse.data import (
+    Batches,
+    Dataset,
+    LoaderBatches,
+    as_batches,
+    digits,
+    fingerprint,
+    mnist1d,
+    spirals,
+    steps_per_epoch,
+)
 
 
 @pytest.fixture
@@ -75,16 +85,77 @@ def test_spirals_deterministic_and_balanced():
     assert len(a.val[1]) == len(a.test[1]) == 50
 
 
-@pytest.mark.parametrize("call, name", [
-    (lambda: digits(val_fraction=1.5), "val_fraction"),
-    (lambda: mnist1d(num_samples=0), "num_samples"),
-    (lambda: spirals(noise=-1), "noise"),
-    (lambda: Batches(torch.zeros(3), torch.zeros(3), batch_size=0), "batch_size"),
-    (lambda: Batches(torch.zeros(3), torch.zeros(4)), "same number"),
+@pytest.mark.parametrize("call, exc, message", [
+    (lambda: digits(val_fraction=1.5), ValueError, "val_fraction must be < 1, got 1.5"),
+    (lambda: digits(val_fraction="0.2"), TypeError, "val_fraction must be a real number, got str"),
+    (lambda: digits(seed=-1), ValueError, "seed must be >= 0, got -1"),
+    (lambda: mnist1d(num_samples=0), ValueError, "num_samples must be >= 30, got 0"),
+    (lambda: mnist1d(num_samples=300.5), ValueError, "num_samples must be an integer, got 300.5"),
+    (lambda: spirals(noise=-1), ValueError, "noise must be >= 0, got -1"),
+    (lambda: spirals(noise=None), TypeError, "noise must be a real number, got NoneType"),
+    (lambda: spirals(num_classes=True), TypeError, "num_classes must be an integer, got bool"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(3), batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(3), batch_size="2"), TypeError, "batch_size must be an integer"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(3), shuffle=1), TypeError, "shuffle must be True or False"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(4)), ValueError, "same number"),
+    (lambda: Batches(torch.zeros(3), torch.zeros(3)).set_epoch(-1), ValueError, "epoch must be >= 0, got -1"),
+    (lambda: steps_per_epoch(100, batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
+    (lambda: steps_per_epoch(-1), ValueError, r"data \(number of samples\) must be >= 0, got -1"),
+    (lambda: steps_per_epoch("100"), TypeError, r"data \(number of samples\) must be an integer"),
 ])
-def test_bad_input_names_the_parameter(call, name):
-    with pytest.raises(ValueError, match=name):
+def test_bad_input_names_the_parameter_and_the_value(call, exc, message):
+    with pytest.raises(exc, match=message):
         call()
+
+
+def test_numpy_scalars_are_accepted(cache):
+    assert digits(seed=np.int64(0), val_fraction=np.float32(0.2), device="cpu").train[0].shape == (1079, 64)
+    assert len(Batches(torch.zeros(10), torch.zeros(10), batch_size=np.int64(4), seed=np.int32(1))) == 3
+
+
+def test_steps_per_epoch_is_the_one_conversion():
+    X, y = torch.zeros(1079, 2), torch.zeros(1079)
+    for bs in (1, 64, 100, 5000):
+        expected = -(-1079 // bs)
+        assert steps_per_epoch(1079, bs) == steps_per_epoch((X, y), bs) == len(Batches(X, y, batch_size=bs)) == expected
+        assert steps_per_epoch(DataLoader(TensorDataset(X, y), batch_size=bs)) == expected
+    assert steps_per_epoch(1079, 100, drop_last=True) == 10 == len(Batches(X, y, batch_size=100, drop_last=True))
+    assert steps_per_epoch(0, 64) == 0
+
+
+def test_fingerprint_tells_data_apart_cheaply():
+    X, y = torch.randn(1000, 8), torch.arange(1000) % 10
+    same = fingerprint((X.clone(), y.clone()))
+    assert fingerprint((X, y)) == same == fingerprint(Batches(X, y, batch_size=7))
+    assert fingerprint(DataLoader(TensorDataset(X, y), batch_size=5)) == same
+    assert fingerprint((X[:999], y[:999])) != same  # another size
+    assert fingerprint((X + 1e-3, y)) != same  # other values
+    assert fingerprint((X, (y + 1) % 10)) != same  # other labels
+    assert fingerprint((X.double(), y)) != same  # another dtype
+
+
+def test_loader_batches_checks_moves_and_passes_set_epoch_on():
+    X, y = torch.randn(10, 2), torch.arange(10)
+    seen = []
+
+    class Sampler(torch.utils.data.Sampler):
+        def __iter__(self):
+            return iter(range(10))
+
+        def __len__(self):
+            return 10
+
+        def set_epoch(self, epoch):
+            seen.append(epoch)
+
+    lb = as_batches(DataLoader(TensorDataset(X, y), batch_size=4, sampler=Sampler()), device="cpu", name="train")
+    assert isinstance(lb, LoaderBatches) and len(lb) == 3
+    lb.set_epoch(5)
+    assert seen == [5] and [len(b) for _, b in lb] == [4, 4, 2]
+    with pytest.raises(TypeError, match="train yields dict batches"):
+        list(LoaderBatches([{"x": X}], name="train"))
+    with pytest.raises(ValueError, match="val yielded no batches"):
+        list(LoaderBatches([], name="val"))
 
 
 def test_batches_cover_every_sample_once_and_keep_last_partial():
@@ -101,9 +172,12 @@ def test_batches_cover_every_sample_once_and_keep_last_partial():
 
 def test_batches_order_is_a_function_of_seed_and_epoch():
     X, y = torch.zeros(50), torch.arange(50)
-    order = lambda b: torch.cat([yb for _, yb in b]).tolist()
+    def order(b):
+        return torch.cat([yb for _, yb in b]).tolist()
+
     a, b = Batches(X, y, seed=1), Batches(X, y, seed=1)
-    a.set_epoch(2); b.set_epoch(2)
+    a.set_epoch(2)
+    b.set_epoch(2)
     assert order(a) == order(b) == order(a)
     b.set_epoch(3)
     assert order(a) != order(b)
@@ -165,7 +239,9 @@ def test_seed_offset_redraws_every_split_and_dataset(cache, monkeypatch):
 
 
 def test_batches_shuffle_follows_the_seed_offset(monkeypatch):
-    order = lambda: torch.cat([yb for _, yb in Batches(torch.zeros(50), torch.arange(50), seed=1)]).tolist()
+    def order():
+        return torch.cat([yb for _, yb in Batches(torch.zeros(50), torch.arange(50), seed=1)]).tolist()
+
     before = order()
     monkeypatch.setenv("LRCOURSE_SEED_OFFSET", "1")
     after = order()

@@ -29,6 +29,19 @@ def test_invalid_names_raise_value_error(name):
         get_device(name)
 
 
+@pytest.mark.parametrize("value", [3, 1.0, ["cpu"]])
+def test_a_device_that_is_not_a_name_is_a_type_error(value):
+    with pytest.raises(TypeError, match=f"prefer must be a device name .*got {type(value).__name__}"):
+        get_device(value)
+    with pytest.raises(TypeError, match="device must be a device name"):
+        get_device(value, name="device")
+
+
+def test_autocast_enabled_must_be_a_bool():
+    with pytest.raises(TypeError, match="enabled must be True, False or None, got str"):
+        autocast("cpu", enabled="yes")
+
+
 def test_invalid_env_var_names_the_variable(monkeypatch):
     monkeypatch.setenv("LRCOURSE_DEVICE", "banana")
     with pytest.raises(ValueError, match="LRCOURSE_DEVICE"):

@@ -318,30 +318,68 @@ def _nan_model():
 
 
 @pytest.mark.parametrize(
-    "overrides, message",
+    "overrides, exc, message",
     [
-        (dict(start_lr=1.0, end_lr=0.1), "start_lr must be smaller than end_lr"),
-        (dict(start_lr=0.1, end_lr=0.1), "start_lr must be smaller than end_lr"),
-        (dict(start_lr=0.0), "start_lr must be a positive"),
-        (dict(start_lr=-1e-3), "start_lr must be a positive"),
-        (dict(end_lr=float("inf")), "end_lr must be a positive finite"),
-        (dict(num_steps=1), "num_steps must be an integer >= 2, got 1"),
-        (dict(num_steps=10.5), "num_steps must be an integer"),
-        (dict(mode="cosine"), "mode must be one of .*'cosine'"),
-        (dict(smooth=1.0), "smooth must be a number in \\[0, 1\\), got 1.0"),
-        (dict(diverge_factor=0.5), "diverge_factor must be a number > 1"),
-        (dict(train=(torch.zeros(0, 6), torch.zeros(0, dtype=torch.long))), "train must contain at least one"),
-        (dict(model=_nan_model()), "non-finite values in '0.weight'"),
+        (dict(start_lr=1.0, end_lr=0.1), ValueError, "start_lr must be smaller than end_lr"),
+        (dict(start_lr=0.1, end_lr=0.1), ValueError, "start_lr must be smaller than end_lr"),
+        (dict(start_lr=0.0), ValueError, "start_lr must be > 0, got 0.0"),
+        (dict(start_lr=-1e-3), ValueError, "start_lr must be > 0, got -0.001"),
+        (dict(start_lr="1e-3"), TypeError, "start_lr must be a real number, got str"),
+        (dict(start_lr=True), TypeError, "start_lr must be a real number, got bool"),
+        (dict(end_lr=float("inf")), ValueError, "end_lr must be finite, got inf"),
+        (dict(start_lr=1e-300, end_lr=1e300), ValueError, "end_lr / start_lr must be a finite ratio"),
+        (dict(num_steps=1), ValueError, "num_steps must be >= 2, got 1"),
+        (dict(num_steps=10.5), ValueError, "num_steps must be an integer, got 10.5"),
+        (dict(num_steps="10"), TypeError, "num_steps must be an integer, got str"),
+        (dict(mode="cosine"), ValueError, "mode must be one of .*'cosine'"),
+        (dict(mode=1), TypeError, "mode must be a str"),
+        (dict(smooth=1.0), ValueError, "smooth must be < 1, got 1.0"),
+        (dict(smooth=-0.1), ValueError, "smooth must be >= 0, got -0.1"),
+        (dict(smooth=float("nan")), ValueError, "smooth must be finite, got nan"),
+        (dict(diverge_factor=0.5), ValueError, "diverge_factor must be > 1, got 0.5"),
+        (dict(diverge_factor="4"), TypeError, "diverge_factor must be a real number"),
+        (dict(train=(torch.zeros(0, 6), torch.zeros(0, dtype=torch.long))), ValueError, "train yields no batches"),
+        (dict(model=_nan_model()), ValueError, "non-finite values in '0.weight'"),
+        (dict(optimizer="sgd"), TypeError, "optimizer must be a torch.optim.Optimizer"),
+        (dict(batch_size=0), ValueError, "batch_size must be >= 1, got 0"),
     ],
 )
-def test_bad_input_raises_a_clear_value_error(overrides, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_input_raises_naming_the_parameter_and_the_value(overrides, exc, message):
+    with pytest.raises(exc, match=message):
         _call(**overrides)
 
 
-def test_optimizer_must_be_a_torch_optimizer():
-    with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer"):
-        _call(optimizer="sgd")
+def test_numpy_and_0d_torch_scalars_are_accepted():
+    res = _call(start_lr=np.float32(1e-5), end_lr=torch.tensor(1e-2), num_steps=np.int64(6), smooth=np.float64(0.5),
+                diverge_factor=np.float32(4.0), batch_size=np.int64(32))
+    assert len(res.lrs) == 6 and res.lrs[0] == pytest.approx(1e-5)
+
+
+def test_a_sweep_that_died_after_a_few_steps_suggests_nothing():
+    # the reliability probe's case: momentum nan makes the loss NaN after a few updates; the old code
+    # still printed four confident suggestions from 3 points
+    data, model = _data(), _bn_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=float("nan"))
+    res = lr_range_test(model, data, optimizer=opt, num_steps=30, progress=False)
+    assert res.stop_reason == "non_finite" and len(res.lrs) < 10
+    for rule in RULES:
+        with pytest.raises(ValueError, match=r"no LR to suggest: .* recorded \d finite loss.*of 30 steps, "
+                                             r"stop_reason='non_finite'"):
+            res.suggest(rule)
+    with pytest.raises(ValueError, match="no LR to suggest"):
+        res.suggestions()
+
+
+def test_a_loss_that_never_falls_suggests_nothing():
+    rising = _result(1.0 + np.linspace(0, 1, 61) ** 2)
+    with pytest.raises(ValueError, match="never fell below its first value"):
+        rising.suggest()
+    with pytest.raises(ValueError, match="never fell below"):
+        steepest(LRS, 1.0 + LOG - LOG[0])  # the module-level rules refuse it too
+    assert _result(np.r_[np.full(9, 2.0), np.full(52, np.nan)]).stop_reason == "completed"
+    with pytest.raises(ValueError, match="recorded 9 finite"):
+        _result(np.r_[np.linspace(2, 1, 9), np.full(52, np.nan)]).suggest()
+    assert math.isfinite(_result(np.r_[np.linspace(2, 1, 10), np.full(51, np.nan)]).suggest("minimum_over_10"))
 
 
 # ----------------------------------------------------------------------------- the plot
@@ -368,3 +406,49 @@ def test_plot_range_test_marks_every_rule_and_clips_the_divergence_tail():
     with pytest.raises(ValueError, match="rule must be one of"):
         plot_range_test(res, ax=ax2, suggestions=["slide"])
     plt.close("all")
+
+
+# ----------------------------------------------------------------------------- the sweep is fit
+def test_a_schedule_free_optimizer_is_put_in_train_mode_and_restored():
+    import schedulefree
+
+    data, model = _data(), _bn_model()
+    opt = schedulefree.SGDScheduleFree(model.parameters(), lr=0.1)  # refuses step() outside train mode
+    opt.train()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(data[0]), data[1]).backward()
+        opt.step()
+    opt.eval()
+    before = _snapshot(model, opt)
+    res = lr_range_test(model, data, optimizer=opt, start_lr=1e-4, end_lr=1.0, num_steps=15, progress=False)
+    assert len(res.lrs) == 15
+    _assert_bitwise_equal(before, model, opt)
+    assert opt.param_groups[0]["train_mode"] is False
+
+
+def test_dropout_is_seeded_and_the_global_rng_left_alone():
+    def run(seed):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.Dropout(0.5), torch.nn.ReLU(), torch.nn.Linear(32, 2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        torch.manual_seed(123)
+        expected = torch.rand(1)
+        torch.manual_seed(123)
+        res = lr_range_test(model, _data(), optimizer=opt, num_steps=10, diverge_factor=None, progress=False, seed=seed)
+        assert torch.equal(torch.rand(1), expected)  # the caller's random stream is untouched
+        return res.losses.tolist()
+
+    assert run(0) == run(0) and run(0) != run(1)
+
+
+def test_the_recorded_loss_is_fits_batch_loss_and_lrs_fits_history():
+    from lrcourse.training import fit
+
+    data, model = _data(), _bn_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    res = lr_range_test(model, data, optimizer=opt, start_lr=1e-4, end_lr=1.0, num_steps=9, batch_size=32,
+                        diverge_factor=None, progress=False, seed=2)
+    h = fit(model, data, epochs=3, optimizer=opt, batch_size=32, schedule=sweep_schedule(1e-4, 1.0, 9), seed=2,
+            progress=False)  # 4 batches per epoch: the sweep cycles the data the same way
+    assert res.lrs.tolist() == h.lr[:9] and res.losses.tolist() == h.loss[:9]
