@@ -382,4 +382,70 @@ def plot_range_test_full(result, ax=None, suggestions=True, window=5, title=None
             ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1.2, label=f"{rule}: {lr:.2g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+def plot_plateau_runs(runs, ax=None, title=None, lr_lim=None):
+    """Overlay several plateau-rule runs on one panel: the metric per epoch and each run's LR staircase.
+
+    ``runs``: a sequence of ``(label, metrics, lrs, drops)`` — ``metrics[k]`` measured at the end of
+    epoch k+1 (left axis, drawn once per distinct sequence, in greys), ``lrs[k]`` the LR used during
+    epoch k+1 (right axis, log, a staircase over (k, k+1] in colour ``C{i}``), ``drops`` the 1-based
+    epochs whose metric triggered a reduction (a ``▼`` in the run's colour on its metric curve).
+    ``lrcourse.widgets.plateau_trace(metrics, **params)`` returns ``(lrs, drops)``. ``lr_lim``: the
+    LR axis limits, e.g. the same ``(lo, hi)`` for every panel of a figure, so that panels compare;
+    only the decades are labelled (no minor tick labels). Returns ``ax`` (the metric axis); the LR
+    axis is its ``twinx`` (in ``ax.figure.axes``). Use :func:`plot_plateau` for a single run.
+
+    >>> ax = plot_plateau_runs([("p=1", [3.0, 2.0, 2.5, 2.4], [1.0, 1.0, 1.0, 0.5], [3]),
+    ...                         ("p=2", [3.0, 2.0, 2.5, 2.4], [1.0, 1.0, 1.0, 1.0], [])], lr_lim=(0.1, 2))
+    >>> lr_ax = ax.figure.axes[-1]
+    >>> [line.get_label() for line in lr_ax.get_lines()], lr_ax.get_yscale(), [float(y) for y in lr_ax.get_ylim()]
+    (['p=1', 'p=2'], 'log', [0.1, 2.0])
+    """
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    runs = list(runs)
+    if not runs:
+        raise ValueError("runs must hold at least one (label, metrics, lrs, drops) tuple, got an empty sequence")
+    checked = []
+    for i, run in enumerate(runs):
+        if not isinstance(run, (tuple, list)) or len(run) != 4:
+            raise ValueError(f"runs[{i}] must be a (label, metrics, lrs, drops) tuple, got {run!r:.100}")
+        label, metrics, lrs, drops = run
+        m, lr = np.asarray(metrics, dtype=float), np.asarray(lrs, dtype=float)
+        if m.ndim != 1 or len(m) == 0:
+            raise ValueError(f"runs[{i}] ({label}): metrics must be a non-empty 1-D sequence, got shape {m.shape}")
+        if lr.shape != m.shape:
+            raise ValueError(f"runs[{i}] ({label}): lrs must have one LR per metric value ({len(m)}), got shape {lr.shape}")
+        if not np.all(lr > 0):
+            raise ValueError(f"runs[{i}] ({label}): lrs must be positive for the log LR axis, got min {lr.min()!r}")
+        bad = [int(e) for e in drops if not 1 <= int(e) <= len(m)]
+        if bad:
+            raise ValueError(f"runs[{i}] ({label}): drops must be epochs in 1..{len(m)} (1-based), got {bad}")
+        checked.append((str(label), m, lr, [int(e) for e in drops]))
+    if lr_lim is not None and (len(lr_lim) != 2 or not 0 < lr_lim[0] < lr_lim[1]):
+        raise ValueError(f"lr_lim must be (lo, hi) with 0 < lo < hi, got {lr_lim!r}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
+    lr_ax = ax.twinx()
+    drawn = []
+    for i, (label, m, lr, drops) in enumerate(checked):
+        epochs = np.arange(1, len(m) + 1)
+        if not any(len(d) == len(m) and np.array_equal(d, m, equal_nan=True) for d in drawn):
+            ax.plot(epochs, m, ".-", color="0.35" if not drawn else "0.7", lw=0.8, ms=3)
+            drawn.append(m)
+        # the LR of epoch k+1 is held over (k, k+1]: a drop decided after epoch e steps down at x = e
+        lr_ax.plot(np.arange(len(lr) + 1), np.append(lr, lr[-1]), drawstyle="steps-post", color=f"C{i}",
+                   lw=1.6, label=label)
+        ax.plot(drops, m[np.asarray(drops, dtype=int) - 1] if drops else [], "v", color=f"C{i}", ms=8, ls="none")
+    lr_ax.set_yscale("log")
+    if lr_lim is not None:
+        lr_ax.set_ylim(*lr_lim)
+    lr_ax.yaxis.set_major_locator(LogLocator(base=10, numticks=4))
+    lr_ax.yaxis.set_minor_formatter(NullFormatter())
+    lr_ax.set_ylabel("LR (log)")
+    ax.set(xlabel="epoch", ylabel="metric (e.g. val loss)")
+    if title is not None:
+        ax.set_title(title)
+    lr_ax.legend(fontsize="small", loc="upper right")
+    ax.grid(alpha=0.3)
     return ax
