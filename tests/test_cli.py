@@ -332,7 +332,7 @@ def test_cli_optimizers_are_the_library_optimizers():
 def test_find_lr_into_a_closed_pipe_exits_quietly(tmp_path):
     """`lrcourse find-lr ... | head`: the reader is gone before the table is printed."""
     proc = subprocess.Popen([sys.executable, "-m", "lrcourse", "find-lr", "--data", "digits", "--hidden", "8",
-                             "--steps", "5", "--optimizer", "adamw", "--out", str(tmp_path), "--no-progress"],
+                             "--steps", "12", "--optimizer", "adamw", "--out", str(tmp_path), "--no-progress"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdout.close()
     err = proc.stderr.read()
