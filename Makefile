@@ -14,16 +14,19 @@ STAMP := $(VENV)/.lrcourse-installed
 PYTEST_ARGS ?=
 # two non-zero seed offsets; any others must pass too (`make replicate REPLICATE_OFFSETS="5 8"`)
 REPLICATE_OFFSETS ?= 1 2
+# the versions the stored outputs were made with (pip constraints); `make test CONSTRAINTS=` ignores them
+CONSTRAINTS ?= constraints.txt
+PIP_CONSTRAINTS := $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
-.PHONY: test replicate lab install clean benchmarks lint
+.PHONY: test replicate lab install clean benchmarks lint constraints
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[test,lab]"
+	$(PY) -m pip install --quiet $(PIP_CONSTRAINTS) -e ".[test,lab]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (lrcourse)" >/dev/null
 	touch $(STAMP)
 
@@ -50,6 +53,11 @@ lab: $(STAMP)
 
 benchmarks: $(STAMP)
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# record the installed versions (after changing a dependency and re-executing the notebooks)
+constraints: $(STAMP)
+	{ sed -n '1,/^# Ignore/p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v -i -E '^(torch|nvidia|triton|lrcourse)'; } > constraints.tmp
+	mv constraints.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) build .hypothesis

@@ -121,3 +121,18 @@ def test_schedule_modules_work_without_torch(name):
 def test_ci_and_readme_use_make_test(path):
     text = (ROOT / path).read_text()
     assert re.search(r"\bmake test\b", text), f"{path} does not mention `make test`"
+
+
+def test_constraints_pin_every_dependency_but_torch():
+    """``make install`` installs with constraints.txt: every course dependency has one pinned version
+    there (torch is pinned by TORCH_SPEC instead, so ``TORCH_SPEC=torch`` is never downgraded)."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, spec = line.split("==")
+            pins[name.lower().replace("_", "-")] = spec
+    assert "torch" not in pins and not any(name.startswith("nvidia") for name in pins)
+    needed = {split_requirement(r)[0] for r in pyproject_requirements()} - {"torch"}
+    assert needed - set(pins) == set(), "dependencies without a pinned version in constraints.txt"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "CONSTRAINTS ?= constraints.txt" in makefile and "$(PIP_CONSTRAINTS) -e" in makefile
