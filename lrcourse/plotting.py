@@ -382,6 +382,8 @@ def plot_range_test_full(result, ax=None, suggestions=True, window=5, title=None
             ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1.2, label=f"{rule}: {lr:.2g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return ax
+
 
 def plot_plateau_runs(runs, ax=None, title=None, lr_lim=None):
     """Overlay several plateau-rule runs on one panel: the metric per epoch and each run's LR staircase.
