@@ -31,3 +31,11 @@ def test_evidence_script_runs_its_command_line(topic):
                          text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "usage:" in out.stdout and "--seeds" in out.stdout
+
+
+def test_evidence_index_lists_every_evidence_file():
+    index = (ROOT / "docs" / "evidence" / "README.md").read_text(encoding="utf-8")
+    files = sorted(p.name for p in (ROOT / "docs" / "evidence").glob("*.md") if p.name != "README.md")
+    assert files, "docs/evidence holds the course's measurements"
+    missing = [f for f in files if f"]({f})" not in index]
+    assert not missing, f"docs/evidence/README.md must link {missing}"
