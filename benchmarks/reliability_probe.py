@@ -1559,7 +1559,7 @@ def _():
 P09_BAD_ARGS = [
     ["grade"], ["grade", "nope.ipynb"], ["grade", "{f}/ex.ipynb", "--timeout", "0"],
     ["grade", "{f}/ex.ipynb", "--timeout", "x"], ["grade", "{f}/ex.ipynb", "--deadline", "-1"],
-    ["grade", "{f}/ex.ipynb", "--memory", "0"], ["grade", "{f}/ex.ipynb", "--source", "nope"],
+    ["grade", "{f}/ex.ipynb", "--memory", "-1"], ["grade", "{f}/ex.ipynb", "--source", "nope"],
     ["run", "nope.ipynb"], ["run", "{f}/a_ok.ipynb", "--jobs", "0"], ["run", "{f}/a_ok.ipynb", "--timeout", "nan"],
     ["run", "{f}/a_ok.ipynb", "--out", "{f}/a_ok.ipynb"], ["run", "{f}/a_ok.ipynb/"],
     ["compare", "--schedules", "nope"], ["compare", "--lrs", "x"], ["compare", "--lrs", "-1"], ["compare", "--seeds", "0"],
@@ -1673,8 +1673,7 @@ def _val_acc(res):
 
 
 def _rows(res):
-    df = res.df if hasattr(res, "df") else res
-    return df.to_dict("records") if hasattr(df, "to_dict") else list(df)
+    return list(res.rows)
 
 
 @scenario("cache", "SWR-12-code", "editing a user-defined schedule's formula changes the cache key")
@@ -1795,7 +1794,7 @@ CONCURRENT = textwrap.dedent("""\
     from lrcourse.experiments import compare
     r = compare(["constant", "cosine"], [0.05, 0.1], [0], data="digits", hidden=(8,), epochs=1,
                 cache_dir=sys.argv[1], progress=False)
-    print(json.dumps([[x["schedule"], x["peak_lr"], round(float(x["val_acc"]), 9)] for x in r.df.to_dict("records")]))
+    print(json.dumps([[x["schedule"], x["peak_lr"], round(float(x["val_acc"]), 9)] for x in r.rows]))
 """)
 
 
@@ -1838,7 +1837,7 @@ SPAWN_NB = [
     "@dataclass(frozen=True)\nclass Mine(Schedule):\n    lr: float\n    total_steps: int\n"
     "    def _lr(self, t):\n        return np.full(np.shape(t), self.lr)",
     "try:\n    r = compare({'mine': lambda lr, T: Mine(lr, T)}, [0.1], [0, 1], data='digits', hidden=(8,), epochs=1,\n"
-    "                n_jobs=2, progress=False)\n    print('OK', len(r.df))\nexcept Exception as e:\n"
+    "                n_jobs=2, progress=False)\n    print('OK', len(r))\nexcept Exception as e:\n"
     "    print('ERR', type(e).__name__, str(e).splitlines()[0] if str(e) else '')",
 ]
 
