@@ -37,7 +37,7 @@ import tempfile
 import textwrap
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -418,7 +418,6 @@ def _():
     ds = digits()
     yv = ds.val[1].clone()
     yv[0] = 10
-    t0 = time.process_time()
     msg = refused(lambda: small_fit(val=(ds.val[0], yv)), kinds=(ValueError,), match="val labels|class")
     return msg
 
@@ -1718,7 +1717,7 @@ def _():
     import joblib
 
     cache = WORK / "cache_t"
-    a = _compare(["constant"], cache)
+    _compare(["constant"], cache)
     (out,) = _cache_files(cache)
     row = joblib.load(out)
     row["schedule"], row["peak_lr"] = "cosine", 9.0
