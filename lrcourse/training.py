@@ -52,6 +52,7 @@ __all__ = ["History", "Trainer", "fit", "evaluate", "load_checkpoint", "CHECKPOI
 CHECKPOINT_FORMAT = checkpoint.FORMAT
 STEP_PER = ("batch", "epoch")
 _STEP_PER = STEP_PER  # older name
+IGNORE_INDEX = -100  # cross-entropy's default ignore_index: such labels count in neither loss nor accuracy
 
 
 @dataclass
@@ -452,7 +453,7 @@ def _check_val(model, val_batches, loss_fn, device, amp) -> None:
         model.train(was_training)
     if isinstance(val_batches, Batches) and output.dim() == 2 and not val_batches.y.is_floating_point():
         y, classes = val_batches.y, output.shape[1]
-        labels = y[y != -100]  # cross-entropy's ignore_index
+        labels = y[y != IGNORE_INDEX]
         low, high = (int(v) for v in torch.stack([labels.min(), labels.max()]).cpu()) if len(labels) else (0, 0)
         if low < 0 or high >= classes:
             raise ValueError(f"val labels must be class indices in [0, {classes}) (the model's outputs), "
@@ -549,6 +550,7 @@ def evaluate(model, batches, loss_fn=None, device=None, amp=False, moved=True):
     model.eval()
     total = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
+    labelled = torch.zeros((), device=device)  # samples whose label is not -100 (cross-entropy's ignore_index)
     n, classify = 0, True
     try:
         for xb, yb in batches:
@@ -557,7 +559,9 @@ def evaluate(model, batches, loss_fn=None, device=None, amp=False, moved=True):
                 out = model(xb)
                 total += loss_fn(out, yb).float() * len(yb)
             if classify and out.dim() == 2 and yb.dim() == 1:
-                correct += (out.argmax(1) == yb).sum()
+                keep = yb != IGNORE_INDEX  # ignored by the loss, so not counted as right or wrong either
+                correct += ((out.argmax(1) == yb) & keep).sum()
+                labelled += keep.sum()
             else:
                 classify = False
             n += len(yb)
@@ -565,5 +569,5 @@ def evaluate(model, batches, loss_fn=None, device=None, amp=False, moved=True):
         model.train(was_training)
     if n == 0:
         raise ValueError("evaluate got no samples: the data is empty")
-    values = torch.stack([total / n, correct / n]).cpu().tolist()
-    return values[0], (values[1] if classify else math.nan)
+    values = torch.stack([total / n, correct / labelled.clamp(min=1), labelled]).cpu().tolist()
+    return values[0], (values[1] if classify and values[2] > 0 else math.nan)

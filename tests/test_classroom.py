@@ -197,6 +197,15 @@ def test_read_notebook_refuses_what_the_schema_refuses(tmp_path, change, fragmen
         classroom.read_notebook(tmp_path / "x.ipynb")
 
 
+def test_a_notebook_named_with_a_trailing_slash_is_refused(tmp_path):
+    """Review (cosmetic): `lrcourse run nb.ipynb/` was accepted (pathlib drops the slash; the OS refuses it)."""
+    nbformat.write(v4.new_notebook(), tmp_path / "nb.ipynb")
+    with pytest.raises(ClassroomError, match="not a folder.*drop the trailing slash"):
+        classroom.find_notebooks([str(tmp_path / "nb.ipynb") + "/"])
+    assert classroom.find_notebooks([str(tmp_path / "nb.ipynb")]) == [tmp_path / "nb.ipynb"]
+    assert classroom.find_notebooks([str(tmp_path) + "/"]) == [tmp_path / "nb.ipynb"]
+
+
 def test_writable_dir_from_two_processes_at_once(tmp_path):
     """CRASH-6: the probe file is unique, so two runs checking one folder never collide."""
     script = (f"from lrcourse.classroom import writable_dir\nfor _ in range(400): writable_dir({str(tmp_path)!r})\n"

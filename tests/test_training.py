@@ -561,6 +561,18 @@ def test_evaluate_accepts_a_list_of_batches_and_refuses_empty_data():
         evaluate(model, (X[:0], y[:0]))
 
 
+def test_evaluate_ignores_label_minus_100_as_the_loss_does():
+    """Review (cosmetic): cross-entropy ignores label -100 (ignore_index); val_acc counted it as wrong."""
+    ds = digits(device="cpu")
+    model, _ = model_and_sgd()
+    X, y = ds.test
+    loss, acc = evaluate(model, (X[:100], y[:100]))
+    masked = y[:200].clone()
+    masked[100:] = -100  # the second half is unlabelled
+    assert evaluate(model, (X[:200], masked))[1] == acc
+    assert math.isnan(evaluate(model, (X[:10], torch.full((10,), -100)))[1])  # nothing labelled: no accuracy
+
+
 # --- optimizers that set their own step: schedule-free, learning-rate-free (issue 17) ----------
 
 def test_schedule_free_validation_is_at_the_evaluation_weights(small):

@@ -78,7 +78,10 @@ def find_notebooks(paths, default_dir: Path | None = None, *, recursive: bool = 
                                  "(run from the course folder or name the notebooks)")
         paths = [default_dir]
     found = []
-    for p in map(Path, paths):
+    for raw in paths:
+        p = Path(raw)
+        if isinstance(raw, str) and raw.endswith(("/", os.sep)) and p.is_file():  # Path drops the slash
+            raise ClassroomError(f"{raw}: not a folder: {p} is a notebook file (drop the trailing slash)")
         if p.is_dir():
             pattern = "**/*.ipynb" if recursive else "*.ipynb"
             found += sorted(q for q in p.glob(pattern)
