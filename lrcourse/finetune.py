@@ -42,7 +42,7 @@ from torch import nn
 
 from lrcourse import _checks
 from lrcourse.data import Dataset, mnist1d
-from lrcourse.exercises import NOT_ATTEMPTED, Result, _finish
+from lrcourse.exercises import NOT_ATTEMPTED, Result
 from lrcourse.models import _seeded, mlp
 from lrcourse.schedules import warmup_linear
 from lrcourse.seeding import course_seed
@@ -279,6 +279,12 @@ def group_lr_curves(lr: float, *, layers: int = 4, rule: str = "LLRD", decay: fl
 
 
 # ------------------------------------------------------------------------------------ exercise
+def _finish(result: Result, verbose: bool) -> Result:
+    if verbose:
+        print(result.message)
+    return result
+
+
 def _describe_params(params, model):
     where = {id(p): f"{name}.{pname}" for name, layer in zip(reversed(_names(model)), layers(model))
              for pname, p in layer.named_parameters(recurse=False)}
