@@ -756,3 +756,78 @@ def range_test_explorer(data: str = "digits", hidden: Sequence[int] = (128, 128)
         control.observe(redraw, names="value")
     redraw()
     return box
+
+
+# ============================================================================ group LR explorer
+def group_lr_explorer(lr: float = 1e-3, *, layers: int = 3, rule: str = "LLRD", decay: float = 0.5,
+                      spread: float = 100.0, total_steps: int = 200, warmup_fraction: float = 0.1):
+    """Per-layer LRs of a fine-tuning run: the rule (LLRD, fastai's discriminative slice, one LR,
+    head only), the head's peak ``lr``, ``decay`` / ``spread``, the number of layers and the warmup.
+
+    Left: each group's LR over a warmup + linear-decay run (log scale; a frozen group, at LR 0, is
+    not drawn); right: each layer's peak LR. Pure part: ``lrcourse.finetune.group_lr_curves``.
+    Returns the widget box; ``box.controls`` maps names to controls, ``box.figure`` is the figure,
+    ``box.lrs`` the peak LR per group shown (head first).
+    """
+    import ipywidgets as widgets
+
+    from lrcourse.finetune import group_lr_curves
+
+    style = {"description_width": "110px"}
+    common = dict(continuous_update=False, style=style, layout=widgets.Layout(width="360px"))
+    controls = {
+        "rule": widgets.Dropdown(options=["LLRD", "discriminative", "one LR", "head only"], value=rule,
+                                 description="rule", style=style),
+        "lr": widgets.FloatLogSlider(value=lr, base=10, min=-5, max=0, step=0.25, readout_format=".1e",
+                                     description="lr (head)", **common),
+        "decay": widgets.FloatSlider(value=decay, min=0.05, max=1.0, step=0.05, readout_format=".2f",
+                                     description="decay (LLRD)", **common),
+        "spread": widgets.FloatLogSlider(value=spread, base=10, min=0, max=4, step=0.25, readout_format=".3g",
+                                         description="spread hi/lo", **common),
+        "layers": widgets.IntSlider(value=layers, min=1, max=12, description="layers", **common),
+        "warmup_fraction": widgets.FloatSlider(value=warmup_fraction, min=0.0, max=0.5, step=0.05,
+                                               readout_format=".2f", description="warmup fraction", **common),
+    }
+    status = widgets.HTML()
+    out = widgets.Output()
+    fig = _new_figure(width=10.0)
+    fig.set_size_inches(10.0, 3.6)
+    box = widgets.VBox([widgets.HBox([widgets.VBox([controls["rule"], controls["lr"], controls["decay"]]),
+                                      widgets.VBox([controls["spread"], controls["layers"],
+                                                    controls["warmup_fraction"]])]), status, out])
+    box.controls, box.figure = controls, fig
+
+    def redraw(change=None):
+        try:
+            names, lrs, curves = group_lr_curves(controls["lr"].value, layers=controls["layers"].value,
+                                                 rule=controls["rule"].value, decay=controls["decay"].value,
+                                                 spread=controls["spread"].value, total_steps=total_steps,
+                                                 warmup_fraction=controls["warmup_fraction"].value)
+        except Exception as exc:  # noqa: BLE001 - a slider callback: show it, a traceback would vanish in the log
+            status.value = f"<span style='color:#b00'>⚠ {type(exc).__name__}: {exc}</span>"
+            return
+        box.lrs = lrs
+        fig.clear()
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        for k, name in enumerate(names):
+            if lrs[k] > 0:
+                left.plot(np.arange(total_steps), curves[:, k], label=f"{name}: peak {lrs[k]:.2g}")
+        left.set(yscale="log", xlabel="step", ylabel="LR applied", title="warmup + linear decay, per group")
+        left.legend(fontsize="x-small", ncol=2 if len(names) > 6 else 1)
+        left.grid(alpha=0.3)
+        right.bar(range(len(names)), lrs[::-1], color=["C0"] * (len(names) - 1) + ["C3"])
+        right.set_xticks(range(len(names)), [n.replace("layer ", "") for n in names[::-1]], fontsize="small")
+        right.set(xlabel="layer (input → head)", ylabel="peak LR", title="peak LR per layer")
+        right.grid(alpha=0.3, axis="y")
+        ratio = lrs[-1] / lrs[0] if lrs[0] else float("nan")
+        status.value = (f"{len(names)} groups · head {lrs[0]:.3g} · first layer {lrs[-1]:.3g} "
+                        f"(×{ratio:.3g} the head's)")
+        _show(fig, out)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return box
+
+
+__all__ += ["group_lr_explorer"]

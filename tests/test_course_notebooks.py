@@ -27,6 +27,7 @@ EXPECTED = [
     "07_cosine_annealing_and_warm_restarts", "08_cyclical_learning_rates", "09_polynomial_decay",
     "10_comparing_schedules", "11_warmup_and_modern_schedules", "12_best_practices_and_custom_callbacks",
     "13_schedules_in_pytorch_and_keras",
+    "14_fine_tuning_and_discriminative_lrs",
 ]
 
 

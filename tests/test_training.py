@@ -675,7 +675,6 @@ def test_group_lrs_records_every_group_per_update(small):
     assert h.group_lrs == expected
 
 
-@pytest.mark.xfail(strict=True, reason="needs set_lr ratio rule from the schedules branch")
 def test_a_course_schedule_keeps_the_groups_ratios_like_torch(small):
     train, _ = small
     model = mlp(64, hidden=(32,))
@@ -688,7 +687,8 @@ def test_a_course_schedule_keeps_the_groups_ratios_like_torch(small):
         expected.append([g["lr"] for g in twin.param_groups])
         twin.step()
         ref.step()
-    assert h.lr == [g[0] for g in expected]
+    # torch computes the cosine recursively: equal to the last bit or two, not bitwise
+    assert np.allclose(h.lr, [g[0] for g in expected], rtol=1e-12, atol=0)
     assert np.allclose(h.group_lrs, expected, rtol=1e-12, atol=0)  # group 1 keeps its 1:100 ratio
 
 

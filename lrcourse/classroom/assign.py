@@ -54,7 +54,7 @@ CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")             # nb
 TEXT_STUB = "YOUR ANSWER HERE"                                                # nbgrader's text stub
 # Something after a '#' that reads like a marker; if no exact delimiter is on the line, it is a near miss.
 _NEAR_MISS = re.compile(r"#+[ \t]*(begin|end)[\s_-]*(solution|hidden[\s_-]*tests?)\b", re.I)
-CHECK_CALL = re.compile(r"\bcheck_(schedule|value|choice)\s*\(")
+CHECK_CALL = re.compile(r"\bcheck_(schedule|value|choice|layerwise_groups)\s*\(")
 NBVAL_CHECK = "# NBVAL_CHECK_OUTPUT"
 
 
