@@ -411,7 +411,8 @@ def _parser() -> argparse.ArgumentParser:
 
 #: The command's options, as ``command()`` and ``launch()`` take them (keyword arguments).
 OPTIONS = ("data", "epochs", "batch_size", "lr", "lr_scaling", "schedule", "warmup_epochs", "seed", "optimizer",
-           "momentum", "weight_decay", "hidden", "world_sizes", "device", "checkpoint", "resume", "stop_after", "out", "progress")
+           "momentum", "weight_decay", "hidden", "world_sizes", "device", "checkpoint", "resume", "stop_after", "out",
+           "progress")
 
 
 def _configs(args, launched: int) -> tuple[list[dict], list[int]]:
