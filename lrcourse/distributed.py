@@ -445,6 +445,20 @@ def _configs(args, launched: int) -> tuple[list[dict], list[int]]:
     return configs, sizes
 
 
+def _distinct(configs: list[dict], world_size: int) -> list[dict]:
+    """The configs that train something new at ``world_size``: two LR scalings that give the same peak LR
+    (every scaling at world size 1) are one run, recorded under the first scaling given."""
+    seen, out = set(), []
+    for c in configs:
+        key = tuple(sorted({**c, "lr_scaling": None, "lr": c["lr"] * LR_SCALINGS[c["lr_scaling"]](world_size)}.items(),
+                           key=lambda kv: kv[0]))
+        key = repr(key)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lrcourse.distributed`` (under ``torchrun`` on every rank): parse, train, write ``--out``."""
     rank, launched = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
@@ -469,7 +483,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if rank < size:
                 runs += [train(c, data=data, device=device, group=group, checkpoint_path=args.checkpoint,
                                resume_from=args.resume, stop_after=args.stop_after, progress=args.progress)
-                         for c in configs]
+                         for c in _distinct(configs, size)]
             if size < launched:
                 dist.barrier()  # the others wait for them
         if rank == 0:
