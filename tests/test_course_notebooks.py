@@ -28,6 +28,7 @@ EXPECTED = [
     "10_comparing_schedules", "11_warmup_and_modern_schedules", "12_best_practices_and_custom_callbacks",
     "13_schedules_in_pytorch_and_keras",
     "14_fine_tuning_and_discriminative_lrs",
+    "16_large_batches_across_processes",
 ]
 
 
@@ -81,6 +82,17 @@ def test_markdown_has_no_control_characters(path):
 
 def test_the_course_has_every_notebook_in_order():
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
+
+
+def test_every_notebook_is_on_the_course_maps():
+    """Notebook 00's map, the README's table and docs/instructors.md each name every notebook."""
+    start_here = "\n".join(c.source for c in read(ROOT / "notebooks" / "00_start_here.ipynb").cells)
+    readme = (ROOT / "README.md").read_text()
+    instructors = (ROOT / "docs" / "instructors.md").read_text()
+    for stem in EXPECTED:
+        assert f"]({stem}.ipynb)" in start_here, f"00_start_here's map does not link {stem}"
+        assert f"](notebooks/{stem}.ipynb)" in readme, f"README's table does not link {stem}"
+        assert f"`{stem}`" in instructors, f"docs/instructors.md does not list {stem}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem[:2])
