@@ -52,8 +52,9 @@ import dataclasses
 import inspect
 import math
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from lrcourse.schedules import field_metadata, known_field
 
@@ -269,7 +270,7 @@ def check_schedule(learner: Callable, reference: Any, *, params: Mapping[str, An
         ref = cls(**values) if cls is not None else reference
         steps = range(num_steps if num_steps is not None else _default_num_steps(values))
         n_steps += len(steps)
-        rebuild = (lambda **changes: cls(**{**values, **changes})) if cls is not None else None
+        rebuild = (lambda values=values, **changes: cls(**{**values, **changes})) if cls is not None else None
         outcome = _run_one(learner, {k: v for k, v in values.items() if k in accepted}, ref, steps, rtol,
                            values, rebuild, documented=documented, roles=roles)
         if outcome == "not attempted":
@@ -575,7 +576,7 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *,
                     "with staircase=False it is the fraction step / decay_steps. You did the other one.")
     for name in _periods(params, roles):
         k = params.get(name)
-        if isinstance(k, int) and k > 1 and matches(lambda t: ref(t * k)):
+        if isinstance(k, int) and k > 1 and matches(lambda t, k=k: ref(t * k)):
             return "raw_step", (f"your curve moves {k}x too fast: it looks like you used the raw step t where the "
                     f"formula has t / {name} (here t / {k}).")
     for shift, word, sign in ((-1, "late", "-"), (1, "early", "+")):
@@ -597,10 +598,10 @@ def _diagnose(got, expected, steps, ref, rtol, scale, first, params, rebuild, *,
                 f"{steps[first]}: check the phase after warmup: from which step does it count, and over how "
                 "many steps does it run?")
     for k in (10, 100, 2, 4, 5, 3, 8, 16, 20, 25, 32, 50, 64):  # most common factors first
-        if matches(lambda t: ref(t * k)):
+        if matches(lambda t, k=k: ref(t * k)):
             return "too_fast", (f"your curve has the right shape but runs {k}x too fast: per-epoch vs per-step? "
                     "Course schedules count optimizer updates (steps), not epochs.")
-        if matches(lambda t: ref(t // k)):
+        if matches(lambda t, k=k: ref(t // k)):
             return "too_slow", (f"your curve has the right shape but runs {k}x too slow: per-epoch vs per-step? "
                     "Course schedules count optimizer updates (steps), not epochs.")
     ratios = [g / e for g, e in zip(got, expected) if e]

@@ -268,7 +268,7 @@ class Schedule(abc.ABC):
                 object.__setattr__(self, f.name, _validated(f.name, getattr(self, f.name), f.metadata))
         self._check_fields()
 
-    def _check_fields(self):
+    def _check_fields(self):  # noqa: B027 - an optional hook: most schedules have no such check
         """Checks that involve several fields; raise ValueError naming the first field."""
 
     def __call__(self, step) -> float:

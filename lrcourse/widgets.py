@@ -25,7 +25,7 @@ optimizer = torch.optim.SGD(params, lr=0.1)
 scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=100, eta_min=0.0)  # rises again after T_max; the course schedule holds min_lr
 >>> classify(gd_trajectory("quadratic", lr=0.9 * 2 / 10.0, steps=100))
 'converges'
-"""  # noqa: E501 - the torch code above is printed as it is, on one line
+"""
 from __future__ import annotations
 
 import copy

@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # in-process only; never exported, so notebook kernels keep inline plots
 
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -26,13 +26,12 @@ import time
 from pathlib import Path
 
 import pytest
-
 from browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    PANEL,
     PLOT_IMG,
     WIDGET_CELL,
-    PANEL,
     LabServer,
     build_notebook,
     clear_all_outputs,
@@ -40,8 +39,8 @@ from browser_helpers import (
     img_hash,
     notebook_has_widget,
     nudge_slider,
-    pick_slider,
     open_notebook,
+    pick_slider,
     run_all_cells,
     wait_all_cells_ran,
     wait_idle,
@@ -273,7 +272,7 @@ def exercise_widgets(page, lab, name, shot_name, on_rendered=None):
         try:
             lab.shutdown_kernels()
             phase("kernel shut down")
-        except Exception as exc:  # the server fixture kills what is left; keep the real error
+        except Exception as exc:  # noqa: BLE001 - the server fixture kills what is left; keep the real error
             print(f"[browser] could not shut kernels down: {exc!r}")
 
 

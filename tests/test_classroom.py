@@ -674,7 +674,7 @@ def test_nbgrader_and_lrcourse_grade_give_the_same_scores(tmp_path):
     from lrcourse.schedules import Linear
 
     namespace = {}
-    exec(HALF_RIGHT, namespace)
+    exec(HALF_RIGHT, namespace)  # noqa: S102 - the code under test is a string
     half = check_schedule(namespace["my_linear"], Linear(start_lr=0.1, end_lr=0.0, total_steps=50), verbose=False)
     assert 0 < half.score < 1
     assert theirs == pytest.approx({"alice": 3.0, "bob": 0.0, "carol": 2 * half.score + 1})

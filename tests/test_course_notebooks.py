@@ -6,7 +6,6 @@ executed in order, and that the classroom kit handles the real notebooks (studen
 with no solution left, nbgrader accepts them, a solved notebook scores full marks and its
 student version zero).
 """
-import json
 import os
 import re
 import subprocess

@@ -15,7 +15,7 @@ from lrcourse.data import digits
 from lrcourse.models import mlp
 from lrcourse.plotting import plot_range_test, plot_range_test_full
 from lrcourse.range_test import RangeTestResult, ema_smooth, loss_minima, lr_range_test, resmooth
-from lrcourse.theory import least_squares_L, least_squares_gaps
+from lrcourse.theory import least_squares_gaps, least_squares_L
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pytest
 from matplotlib.ticker import NullFormatter
 

@@ -12,15 +12,15 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before the first keras import
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import assume, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from torch.optim import lr_scheduler as tl  # noqa: E402
+import keras
+import numpy as np
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from torch.optim import lr_scheduler as tl
 
-from lrcourse.schedules import (  # noqa: E402
+from lrcourse.schedules import (
     CosineAnnealing,
     CosineWarmRestarts,
     Cyclic,
@@ -38,7 +38,7 @@ from lrcourse.schedules import (  # noqa: E402
     warmup_cosine,
     warmup_linear,
 )
-from lrcourse.torch_bridge import torch_lr_curve  # noqa: E402
+from lrcourse.torch_bridge import torch_lr_curve
 
 ks = keras.optimizers.schedules
 TORCH_RTOL = 1e-9

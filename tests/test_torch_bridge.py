@@ -8,8 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from torch.optim import lr_scheduler as tl
 
 from lrcourse.plateau import ReduceLROnPlateau
@@ -45,7 +43,7 @@ from lrcourse.torch_bridge import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_schedules import EXAMPLES, IDS  # noqa: E402  every course schedule, for the serialization round trip
+from test_schedules import EXAMPLES, IDS
 
 # torch warns when scheduler.step() runs before optimizer.step(); the normal loop must not.
 pytestmark = [
@@ -488,7 +486,7 @@ def test_torch_equivalent_runs_and_gives_the_same_lrs_for_every_schedule(schedul
     if isinstance(schedule, OneCycle) and schedule.pct_start * schedule.total_steps == 1:
         pytest.skip("a phase of zero length: torch's OneCycleLR divides by zero")
     namespace = {"torch": torch, "params": [torch.nn.Parameter(torch.zeros(1))]}
-    exec(torch_equivalent(schedule), namespace)
+    exec(torch_equivalent(schedule), namespace)  # noqa: S102 - the code under test is a string
     opt, scheduler = namespace["optimizer"], namespace["scheduler"]
     n = 60 if "CosineAnnealingLR" not in torch_equivalent(schedule) else getattr(schedule, "total_steps", 60) + 1
     if "OneCycleLR" in torch_equivalent(schedule):

@@ -12,8 +12,8 @@ import torch
 
 from lrcourse import schedules as S
 from lrcourse.experiments import RECIPES
-from lrcourse.widgets import _step_default  # the param-spec helper under test
 from lrcourse.widgets import (
+    _step_default,  # the param-spec helper under test
     build_schedule,
     lr_explorer,
     param_specs,

@@ -180,7 +180,7 @@ async def run(job, emit) -> str:
         return "the kernel died (os._exit, a crash, or the memory limit)"
     except CellExecutionError as err:  # run mode stops at the first error; the cell carries it
         return f"error: {str(err).strip().splitlines()[-1][:300] if str(err).strip() else 'CellExecutionError'}"
-    except Exception as err:  # a kernel that never started, a broken notebook: say which
+    except Exception as err:  # noqa: BLE001 - a kernel that never started, a broken notebook: say which
         return f"{type(err).__name__}: {str(err).strip().splitlines()[0][:300] if str(err).strip() else ''}"
     finally:
         try:
@@ -188,7 +188,7 @@ async def run(job, emit) -> str:
                 client.kc.stop_channels()
             if km.has_kernel:
                 await km.shutdown_kernel(now=True)
-        except Exception:  # the kernel may already be gone; the sweep below and the parent's finish the job
+        except Exception:  # noqa: BLE001 - the kernel may already be gone; the sweep below and the parent's finish the job
             pass
         kill_descendants()
 

@@ -50,7 +50,7 @@ def read_notebook(path: str | os.PathLike, data: bytes | None = None) -> nbforma
         if isinstance(err, json.JSONDecodeError):
             raise ClassroomError(f"{path}: not a readable notebook (not JSON: {err})") from None
         raise ClassroomError(f"{path}: not a readable notebook ({_first_message_line(err)})") from None
-    except Exception as err:  # wrong schema, unreadable file: all the same to a user
+    except Exception as err:  # noqa: BLE001 - wrong schema, unreadable file: all the same to a user
         raise ClassroomError(f"{path}: not a readable notebook ({_first_message_line(err)})") from None
     return nb
 

@@ -290,7 +290,7 @@ def grade_submissions(paths, source, *, csv_path=None, json_path=None, timeout=6
                             scores += _rows(str(rest), graded_cells(needed[rest.name]), None,
                                             "not graded: the run was interrupted")
                     raise
-                except Exception as err:  # our own failure: this learner only, and said so
+                except Exception as err:  # noqa: BLE001 - our own failure: this learner only, and said so
                     scores += _rows(str(path), graded_cells(needed[path.name]), None,
                                     f"not graded: {type(err).__name__}: {str(err)[:200]}")
             write_scores(scores, json_path=json_path, csv_path=csv_path)

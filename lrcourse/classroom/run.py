@@ -96,6 +96,7 @@ def run_notebooks(paths, out: str | os.PathLike, *, timeout=600, deadline=None, 
     ``jobs > 1`` runs that many notebooks at once, each in its own supervised process and kernel.
     """
     from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
     paths = [Path(p) for p in paths]
