@@ -147,6 +147,17 @@ def test_solution_cell_without_markers_becomes_the_stub_as_in_nbgrader():
     assert (student.cells[0].source, n) == ("# YOUR CODE HERE\nraise NotImplementedError()", 1)
 
 
+def test_student_version_of_a_student_version_keeps_the_template_around_the_stub():
+    """A solution cell with nbgrader metadata and a line outside its markers (``answer = None``):
+    the hand-out keeps that line above the stub, and handing out the hand-out changes nothing."""
+    cell = v4.new_code_cell("answer = None\n### BEGIN SOLUTION\nanswer = 0.3\n### END SOLUTION")
+    cell.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "s", "locked": False}
+    student, n = classroom.student_notebook(v4.new_notebook(cells=[cell]))
+    assert (student.cells[0].source, n) == ("answer = None\n# YOUR CODE HERE\nraise NotImplementedError()", 1)
+    again, n_again = classroom.student_notebook(student)
+    assert (again, n_again) == (student, 1)
+
+
 def test_write_student_versions_idempotent_and_source_untouched(tmp_path):
     src, dest = tmp_path / "src", tmp_path / "dest"
     src.mkdir()

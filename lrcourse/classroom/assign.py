@@ -153,7 +153,10 @@ def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> tuple
         where = f"{name}: cell {index} ({first_line(cell.source)!r})"
         new, n = strip_solutions(cell.source, cell_type=cell.cell_type, where=where)
         if n == 0 and cell.metadata.get("nbgrader", {}).get("solution"):  # nbgrader: the whole cell is the answer
-            new, n = ("\n".join(CODE_STUB) if cell.cell_type == "code" else TEXT_STUB), 1
+            stub = "\n".join(CODE_STUB) if cell.cell_type == "code" else TEXT_STUB
+            # ...unless it is a hand-out's cell already (its stub in place): the student version of a
+            # student version is itself, so the template lines kept around the stub survive
+            new, n = (cell.source if stub in cell.source else stub), 1
         exercises += n > 0
         cell.source = new
     return clear_outputs(nb), exercises
