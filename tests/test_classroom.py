@@ -590,14 +590,19 @@ def test_ctrl_c_stops_grading_keeps_what_finished_and_marks_the_interrupted(tmp_
     (tmp_path / "source").mkdir()
     nbformat.write(src, tmp_path / "source" / "ex.ipynb")
     proc = subprocess.Popen([sys.executable, "-m", "lrcourse", "grade", str(tmp_path / "submitted"), "--source",
-                             str(tmp_path / "source"), "--csv", str(tmp_path / "s.csv"), "--no-progress"],
+                             str(tmp_path / "source"), "--csv", str(tmp_path / "s.csv"), "--no-progress",
+                             "--timeout", "300"],  # a loaded machine must not time a cell out before the sleeper
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()
     while not (tmp_path / "pid").exists() and time.monotonic() - t0 < 400 and proc.poll() is None:
         time.sleep(0.2)
+    if not (tmp_path / "pid").exists():
+        out, err = proc.communicate(timeout=60) if proc.poll() is None else proc.communicate()
+        pytest.fail(f"the sleeping cell never started ({time.monotonic() - t0:.0f} s, exit {proc.returncode}): "
+                    f"{out[-1500:]} {err[-1500:]}")
     time.sleep(1)
     os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=180)
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err
     rows = [line.split(",") for line in (tmp_path / "s.csv").read_text().splitlines()[1:]]

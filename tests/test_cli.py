@@ -124,6 +124,17 @@ def test_run_writes_html_with_embedded_plot_and_reports_failing_cell(tmp_path):
     assert {p.name: p.read_bytes() for p in src.iterdir()} == snapshot  # sources untouched
 
 
+
+def interrupted_output(proc, timeout):
+    """stderr of a process sent Ctrl-C; if it does not exit in ``timeout`` s, kill it and fail with what it said."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        pytest.fail(f"still running {timeout} s after Ctrl-C; its stderr: {err[-2000:]}")
+
+
 def test_run_keeps_one_index_for_a_shared_out_and_stops_on_ctrl_c(tmp_path):
     """SWR-16: a second run into the same --out keeps the first run's notebook in index.html.
     CRASH-4: --timeout 2.5 works. CRASH-5: Ctrl-C stops the whole run (exit 130), the running
@@ -144,9 +155,10 @@ def test_run_keeps_one_index_for_a_shared_out_and_stops_on_ctrl_c(tmp_path):
     t0 = time.monotonic()
     while not pid.exists() and time.monotonic() - t0 < 300 and second.poll() is None:
         time.sleep(0.2)
+    assert pid.exists(), f"the sleeping cell never started ({time.monotonic() - t0:.0f} s, exit {second.poll()})"
     time.sleep(1)
     os.killpg(second.pid, signal.SIGINT)
-    _, err = second.communicate(timeout=120)
+    err = interrupted_output(second, timeout=180)
     assert second.returncode == 130, err[-2000:]
     index = (out / "index.html").read_text()
     assert 'href="a_ok.html"' in index and "b_sleep.ipynb" in index and "c_never" not in index
