@@ -43,10 +43,11 @@ replicate: $(STAMP)
 	    --nbval-current-env notebooks/ $(PYTEST_ARGS) || exit 1; \
 	done
 
-# ruff (configured in pyproject.toml): the lint rules, then the formatting, changing nothing
+# ruff (configured in pyproject.toml): the lint rules, changing nothing. The layout is hand-kept for
+# readers (aligned tables, one-line formulas): `ruff format` would grow lrcourse/ by 13 % and fit's
+# body from 72 to 92 lines, so it is not enforced.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
 
 lab: $(STAMP)
 	$(VENV)/bin/lrcourse lab
