@@ -106,7 +106,23 @@ def print_verdicts(claims) -> None:
     | decay beats constant    | cosine better | test_acc: cosine − const = +0.047 ± 0.003 SE (n = 3 paired, z = +14.0) |
     | CLR helps larger models | not tested    | one model size                                                         |
     """
-    print(markdown_table(["claim", "verdict", "evidence"], verdict_rows(claims)))
+    table = markdown_table(["claim", "verdict", "evidence"], verdict_rows(claims))
+    if _in_notebook():  # JupyterLab renders the Markdown as a table (text wraps inside its cells)
+        from IPython.display import display
+
+        display({"text/markdown": table, "text/plain": table}, raw=True)
+    else:
+        print(table)
+
+
+def _in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's ZMQ shell), False in a terminal, a script or a doctest."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 # ----------------------------------------------------------------------------------- results

@@ -106,3 +106,23 @@ def test_identical_differences_have_zero_se():
 def test_bad_input_names_the_parameter(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         compare_arms(**kwargs)
+
+
+def test_print_verdicts_renders_a_markdown_table_in_a_notebook_and_prints_it_elsewhere(monkeypatch, capsys):
+    """In a Jupyter kernel the table is displayed as Markdown (rendered, wrapping inside cells);
+    in a terminal or a doctest the same text is printed."""
+    import IPython.display
+
+    from lrcourse import results
+
+    v = compare_arms({0: 0.71, 1: 0.70, 2: 0.72}, {0: 0.66, 1: 0.66, 2: 0.67}, names=("cosine", "const"))
+    assert results._in_notebook() is False  # pytest is not a Jupyter kernel
+    results.print_verdicts([("decay beats constant", v)])
+    printed = capsys.readouterr().out
+    assert printed.startswith("| claim") and "cosine better" in printed
+    shown = []
+    monkeypatch.setattr(results, "_in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    results.print_verdicts([("decay beats constant", v)])
+    assert capsys.readouterr().out == ""
+    assert shown == [({"text/markdown": printed.rstrip("\n"), "text/plain": printed.rstrip("\n")}, True)]
