@@ -63,6 +63,7 @@ class Verdict:
     tie_tol: float | None
     higher_is_better: bool
     metric: str
+    word: str = "better"  # how the winner is said: "better" for a quality, "larger" for a size
 
     @property
     def winner(self) -> str | None:
@@ -78,7 +79,7 @@ class Verdict:
     def text(self) -> str:
         """The verdict in words: "cosine better", "tie within ±0.01", "not established at this scale"."""
         if self.winner is not None:
-            return f"{self.winner} better"
+            return f"{self.winner} {self.word}"
         if self.outcome == "tie":
             return f"tie within ±{self.tie_tol:g}"
         return self.outcome
@@ -110,7 +111,7 @@ def _t_quantile(df: float) -> float:
 
 def compare_arms(a, b, *, names: Sequence[str] = ("A", "B"), paired: bool | None = None,
                  margin: float = 3.0, tie_tol: float | None = None, higher_is_better: bool = True,
-                 metric: str = "test_acc") -> Verdict:
+                 metric: str = "test_acc", word: str = "better") -> Verdict:
     """Compare arm ``a`` with arm ``b`` over seeds; return a :class:`Verdict` (see the module doc).
 
     ``a``, ``b``: one measurement per seed, as a mapping ``{seed: value}`` or a sequence.
@@ -118,10 +119,17 @@ def compare_arms(a, b, *, names: Sequence[str] = ("A", "B"), paired: bool | None
     True pairs sequences by position (they must have the same length). ``margin``: standard
     errors needed for "A better"/"B better". ``tie_tol``: declare a tie when the 95% CI lies
     within ±``tie_tol`` (None: never). ``higher_is_better``: False for a loss. ``metric``: the
-    label printed.
+    label printed. ``word``: how the winner is said, "better" (default) for a quality; for a size
+    that is neither good nor bad (a spike, a barrier) say "larger".
+
+    >>> compare_arms({0: 3.1, 1: 2.9, 2: 3.4}, {0: 1.0, 1: 1.1, 2: 0.9}, names=("burst", "healthy"),
+    ...              metric="spike size", word="larger").text
+    'burst larger'
     """
     if len(names) != 2 or not all(isinstance(n, str) for n in names):
         raise ValueError(f"names must be two strings, got {names!r}")
+    if not isinstance(word, str) or not word.strip():
+        raise ValueError(f"word must be a non-empty string such as 'better' or 'larger', got {word!r}")
     if isinstance(margin, bool) or not isinstance(margin, (int, float, np.floating)) or not margin > 0:
         raise ValueError(f"margin must be a positive number of standard errors, got {margin!r}")
     if tie_tol is not None and (isinstance(tie_tol, bool) or not isinstance(tie_tol, (int, float, np.floating))
@@ -162,4 +170,4 @@ def compare_arms(a, b, *, names: Sequence[str] = ("A", "B"), paired: bool | None
     else:
         outcome = "not established at this scale"
     return Verdict(names[0], names[1], diff, se, n, bool(paired), ci, z, outcome, float(margin), tie_tol,
-                   higher_is_better, metric)
+                   higher_is_better, metric, word)

@@ -451,3 +451,56 @@ def plot_plateau_runs(runs, ax=None, title=None, lr_lim=None):
     lr_ax.legend(fontsize="small", loc="upper right")
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_lr_sweep_grid(results, metric="val_acc", ncols=5, panel_size=(2.6, 2.1)):
+    """Small multiples of :func:`plot_lr_sweep`: one panel per schedule, on shared axes.
+
+    Each panel draws its schedule's mean ``metric`` against peak LR (log x) with the ± std band
+    over seeds and a ★ at its best peak; every other schedule is a thin grey line behind it, so
+    the panel reads "this schedule against the field" without a ten-colour legend. Returns the
+    figure; its first ``len(schedules)`` axes are the panels, in the results' order.
+
+    >>> from lrcourse.results import Results
+    >>> rows = [{"schedule": s, "peak_lr": lr, "seed": 0, "val_acc": a} for s, pts in
+    ...         {"cosine": [(0.1, 0.71), (0.3, 0.69)], "constant": [(0.1, 0.66), (0.3, 0.62)]}.items()
+    ...         for lr, a in pts]
+    >>> fig = plot_lr_sweep_grid(Results(rows), ncols=2)
+    >>> [ax.get_title() for ax in fig.axes[:2]], fig.axes[0].get_xscale()
+    (['cosine', 'constant'], 'log')
+    """
+    sweep = results.sweep(metric)
+    if not sweep:
+        raise ValueError("results must hold at least one run, got none")
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    best = results.best(metric)
+    n = len(sweep)
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.4),
+                             sharex=True, sharey=True, layout="constrained", squeeze=False)
+    curves = {name: [np.array(v, dtype=float) for v in zip(*points)] for name, points in sweep.items()}
+    grid = sorted({lr for points in sweep.values() for lr, _, _ in points})
+    for i, (ax, (name, (lrs, means, stds))) in enumerate(zip(axes.flat, curves.items())):
+        for other, (o_lrs, o_means, _) in curves.items():
+            if other != name:
+                ax.plot(o_lrs, o_means, "-", color="0.8", lw=0.8, zorder=1)
+        color = [f"C{j}" for j in range(10) if j != 7][i % 9]  # C7 is grey: it would vanish among the others
+        ax.plot(lrs, means, "o-", color=color, ms=3.5, zorder=3)
+        ax.fill_between(lrs, means - stds, means + stds, color=color, alpha=0.2, lw=0, zorder=2)
+        k = int(np.argmin(np.abs(lrs - best[name])))
+        ax.plot(lrs[k], means[k], "*", color=color, ms=12, mec="k", mew=0.6, zorder=4)
+        ax.set_title(name, fontsize="medium")
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    axes.flat[0].set_xticks(grid, [f"{lr:g}" for lr in grid])  # shared: label the LRs that were run
+    axes.flat[0].minorticks_off()
+    for ax in axes.flat:
+        ax.tick_params(axis="x", labelrotation=45, labelsize="small")  # narrow panels: slanted LR labels
+    fig.supxlabel("peak learning rate")
+    fig.supylabel(f"{metric} (mean ± std over seeds)")
+    fig.suptitle("LR sweep per schedule (★ = its best peak LR; grey: the other schedules)")
+    return fig

@@ -102,6 +102,8 @@ def test_identical_differences_have_zero_se():
     (dict(a=[0.5, 0.6], b=[0.4, 0.3], margin=True), ValueError, "margin"),
     (dict(a=[0.5, 0.6], b=[0.4, 0.3], tie_tol=-1), ValueError, "tie_tol"),
     (dict(a=[0.5, 0.6], b=[0.4, 0.3], names=("x",)), ValueError, "names"),
+    (dict(a=[0.5, 0.6], b=[0.4, 0.3], word=""), ValueError, "word"),
+    (dict(a=[0.5, 0.6], b=[0.4, 0.3], word=None), ValueError, "word"),
 ])
 def test_bad_input_names_the_parameter(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -126,3 +128,13 @@ def test_print_verdicts_renders_a_markdown_table_in_a_notebook_and_prints_it_els
     results.print_verdicts([("decay beats constant", v)])
     assert capsys.readouterr().out == ""
     assert shown == [({"text/markdown": printed.rstrip("\n"), "text/plain": printed.rstrip("\n")}, True)]
+
+
+def test_word_says_how_the_winner_is_named_and_changes_nothing_else():
+    """A size that is neither good nor bad reads "A larger"; the outcome code and the numbers stay."""
+    a, b = {0: 3.1, 1: 2.9, 2: 3.4}, {0: 1.0, 1: 1.1, 2: 0.9}
+    plain, sized = compare_arms(a, b, names=("burst", "healthy")), compare_arms(a, b, names=("burst", "healthy"),
+                                                                                 word="larger")
+    assert (plain.text, sized.text) == ("burst better", "burst larger")
+    assert sized.outcome == plain.outcome == "A better" and sized.z == plain.z and sized.winner == "burst"
+    assert str(sized) == str(plain).replace("→ burst better", "→ burst larger")

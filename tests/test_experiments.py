@@ -453,3 +453,23 @@ def test_seed_offset_is_captured_in_the_config_and_changes_the_runs(monkeypatch)
     again = E.run_one(configs[0])
     assert again["curves"] == shifted.rows[0]["curves"] and again["test_acc"] == shifted.rows[0]["test_acc"]
     assert configs[0].key() != E.build_configs(["constant"], [0.1], [0], data="digits", hidden=(16,), epochs=2)[0].key()
+
+
+def test_sweep_grid_has_one_panel_per_schedule_with_its_own_line_and_star(small):
+    import matplotlib.pyplot as plt
+
+    from lrcourse.plotting import plot_lr_sweep_grid
+
+    fig = plot_lr_sweep_grid(small, ncols=1)
+    sweep, best = small.sweep("val_acc"), small.best()
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == list(sweep)
+    for ax, (name, points) in zip(panels, sweep.items()):
+        lrs, means, _ = (list(v) for v in zip(*points))
+        grey, own, star = ax.get_lines()[:-2], ax.get_lines()[-2], ax.get_lines()[-1]
+        assert own.get_xdata().tolist() == lrs and own.get_ydata().tolist() == means
+        assert star.get_xdata().tolist() == [best[name]] and star.get_marker() == "*"
+        assert len(grey) == len(sweep) - 1  # every other schedule, in grey, behind it
+    plt.close(fig)
+    with pytest.raises(ValueError, match="ncols"):
+        plot_lr_sweep_grid(small, ncols=0)
