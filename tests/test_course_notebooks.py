@@ -27,6 +27,7 @@ EXPECTED = [
     "10_comparing_schedules", "11_warmup_and_modern_schedules", "12_best_practices_and_custom_callbacks",
     "13_schedules_in_pytorch_and_keras",
     "14_fine_tuning_and_discriminative_lrs",
+    "15_schedule_free_and_lr_free",
     "16_large_batches_across_processes",
 ]
 
