@@ -579,6 +579,13 @@ def test_a_notebook_deadline_keeps_what_finished(tmp_path):
                                                                  "within 40 s (in cell 3)")
 
 
+def default_sigint():
+    """Ctrl-C's default action in the child, as a terminal gives it. A shell starts background jobs
+    (``make test &``, nohup) with SIGINT ignored, children inherit that, and Python keeps ignoring it:
+    the Ctrl-C tests would then wait forever for an interrupt that never arrives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_grading_keeps_what_finished_and_marks_the_interrupted(tmp_path):
     """SWR-2: Ctrl-C (SIGINT to the whole process group, as a terminal sends it): exit 130, the
     finished learner written, the interrupted one "interrupted" with no points, no process left."""
@@ -592,7 +599,8 @@ def test_ctrl_c_stops_grading_keeps_what_finished_and_marks_the_interrupted(tmp_
     proc = subprocess.Popen([sys.executable, "-m", "lrcourse", "grade", str(tmp_path / "submitted"), "--source",
                              str(tmp_path / "source"), "--csv", str(tmp_path / "s.csv"), "--no-progress",
                              "--timeout", "300"],  # a loaded machine must not time a cell out before the sleeper
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            start_new_session=True, preexec_fn=default_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()
     while not (tmp_path / "pid").exists() and time.monotonic() - t0 < 400 and proc.poll() is None:
         time.sleep(0.2)

@@ -135,6 +135,13 @@ def interrupted_output(proc, timeout):
         pytest.fail(f"still running {timeout} s after Ctrl-C; its stderr: {err[-2000:]}")
 
 
+def default_sigint():
+    """Ctrl-C's default action in the child, as a terminal gives it. A shell starts background jobs
+    (``make test &``, nohup) with SIGINT ignored, children inherit that, and Python keeps ignoring it:
+    the Ctrl-C tests would then wait forever for an interrupt that never arrives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_run_keeps_one_index_for_a_shared_out_and_stops_on_ctrl_c(tmp_path):
     """SWR-16: a second run into the same --out keeps the first run's notebook in index.html.
     CRASH-4: --timeout 2.5 works. CRASH-5: Ctrl-C stops the whole run (exit 130), the running
@@ -151,7 +158,8 @@ def test_run_keeps_one_index_for_a_shared_out_and_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 0, proc.stderr
     second = subprocess.Popen([sys.executable, "-m", "lrcourse", "run", str(src / "b_sleep.ipynb"),
                                str(src / "c_never.ipynb"), "--out", str(out), "--no-progress"], cwd=tmp_path,
-                              start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              start_new_session=True, preexec_fn=default_sigint,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     t0 = time.monotonic()
     while not pid.exists() and time.monotonic() - t0 < 300 and second.poll() is None:
         time.sleep(0.2)
