@@ -140,6 +140,12 @@ def sgd(model, lr=0.1, **kw):
     return torch.optim.SGD(model.parameters(), lr=lr, **kw)
 
 
+def two_group_sgd(model):
+    """SGD with two param groups a factor 10 apart: the first layer at 0.01, the rest at 0.1."""
+    rest = [p for m in list(model)[1:] for p in m.parameters()]
+    return torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.01}, {"params": rest, "lr": 0.1}], lr=0.1)
+
+
 def small_fit(**kw):
     from lrcourse.training import fit
 
@@ -290,8 +296,7 @@ def _():
     from lrcourse.schedules import CosineAnnealing
 
     model = net()
-    opt = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.01},
-                           {"params": [p for m in list(model)[1:] for p in m.parameters()], "lr": 0.1}], lr=0.1)
+    opt = two_group_sgd(model)
     small_fit(model=model, optimizer=opt, schedule=CosineAnnealing(0.1, 8))
     low, high = (g["lr"] for g in opt.param_groups)
     expect(high == 0 and low == 0 or abs(high / low - 10) < 1e-6, f"final lrs {low}, {high}")
@@ -303,8 +308,7 @@ def _():
     from lrcourse.plateau import ReduceLROnPlateau
 
     model = net()
-    opt = torch.optim.SGD([{"params": model[0].parameters(), "lr": 0.01},
-                           {"params": [p for m in list(model)[1:] for p in m.parameters()], "lr": 0.1}], lr=0.1)
+    opt = two_group_sgd(model)
     ds = digits()
     small_fit(model=model, optimizer=opt, schedule=ReduceLROnPlateau(0.1), val=ds.val)
     low, high = (g["lr"] for g in opt.param_groups)
